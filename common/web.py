@@ -1,0 +1,74 @@
+"""Request hygiene shared by both services: ids, size limit, security headers, JSON bodies."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, g, request
+from marshmallow import Schema, ValidationError
+
+from common.errors import APIError
+
+MAX_BODY_BYTES = 16 * 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def init_web(app: Flask) -> None:
+    """Cap body size, tag each request with an id, and add security headers."""
+    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _headers(resp):
+        for key, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(key, value)
+        resp.headers["X-Request-ID"] = g.get("request_id", "")
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+
+def json_body(schema: Schema) -> dict:
+    """Parse and validate a JSON object body, or raise a 4xx APIError saying what is wrong."""
+    if not request.is_json:
+        raise APIError(415, "Content-Type must be application/json.")
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise APIError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes.")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise APIError(400, "Request body is not valid JSON.", "invalid_json")
+    if not isinstance(data, dict):
+        raise APIError(400, "Request body must be a JSON object.", "invalid_json")
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise APIError(400, _first_error(exc.messages), "invalid_field") from None
+
+
+def _first_error(messages, prefix: str = "") -> str:
+    """Flatten marshmallow's nested messages into one readable sentence."""
+    if isinstance(messages, dict):
+        parts = [
+            _first_error(v, f"{prefix}{k}: " if k != "_schema" else prefix)
+            for k, v in sorted(messages.items(), key=lambda kv: str(kv[0]))
+        ]
+        return " ".join(parts)
+    if isinstance(messages, list):
+        return prefix + " ".join(str(m) for m in messages)
+    return prefix + str(messages)
