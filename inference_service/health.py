@@ -1,0 +1,41 @@
+"""Liveness and readiness for gunicorn, the load balancer and `make run`."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Say the process is up (200 at once, even while the model loads).
+    ---
+    get:
+      summary: Say the process is up.
+      responses:
+        200: {description: alive, content: {application/json: {schema: InferenceStatus}}}
+    """
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Say whether a model is loaded and serving (503 until then).
+    ---
+    get:
+      summary: Say whether a model is loaded and serving.
+      responses:
+        200: {description: serving, content: {application/json: {schema: InferenceStatus}}}
+        503: {description: still loading, content: {application/json: {schema: InferenceStatus}}}
+    """
+    manager = current_app.extensions["model"]
+    manager.start()  # no-op unless this process has no loader thread yet (forked)
+    pipeline = manager.current
+    if pipeline is None:
+        body = {"status": "loading", "model_version": None, "detail": manager.last_error}
+        resp = jsonify(body)
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "5"
+        return resp
+    return jsonify({"status": "ready", "model_version": pipeline.version, "detail": None})

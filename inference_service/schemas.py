@@ -1,0 +1,104 @@
+"""Request and response schemas (marshmallow); also the source of the OpenAPI components."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+QUESTION_MIN = 3
+QUESTION_MAX = 2000
+TOP_K_MIN = 1
+TOP_K_MAX = 20
+TOP_K_DEFAULT = 3
+
+DISCLAIMER = (
+    "This is general health information from NIH sources, not medical advice. "
+    "It cannot diagnose you; ask a doctor or pharmacist about your situation, and in an "
+    "emergency call your local emergency number."
+)
+
+
+class TriageRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    question = fields.String(
+        required=True,
+        metadata={"description": f"{QUESTION_MIN} to {QUESTION_MAX} characters"},
+        validate=validate.Length(max=QUESTION_MAX),
+    )
+    top_k = fields.Integer(
+        strict=True,
+        load_default=TOP_K_DEFAULT,
+        validate=validate.Range(min=TOP_K_MIN, max=TOP_K_MAX),
+        metadata={"description": "how many answers to return"},
+    )
+
+    @validates("question")
+    def _long_enough(self, value: str, **_kwargs) -> None:
+        if len(value.strip()) < QUESTION_MIN:
+            raise ValidationError(f"Question must be at least {QUESTION_MIN} characters.")
+
+
+class TriageLabel(Schema):
+    label = fields.String(required=True)
+    confidence = fields.Float(required=True)
+
+
+class TriageAnswer(Schema):
+    id = fields.String(required=True, metadata={"description": "MedQuAD id, unchanged"})
+    question = fields.String(required=True)
+    answer = fields.String(required=True)
+    focus = fields.String(required=True)
+    source_url = fields.String(required=True)
+    score = fields.Float(required=True)
+
+
+class TriageResponse(Schema):
+    category = fields.Nested(TriageLabel, required=True)
+    alternatives = fields.List(fields.Nested(TriageLabel), required=True)
+    urgent = fields.Boolean(required=True)
+    urgent_message = fields.String(allow_none=True)
+    abstained = fields.Boolean(required=True)
+    abstain_reason = fields.String(allow_none=True)
+    answers = fields.List(fields.Nested(TriageAnswer), required=True)
+    model_version = fields.String(required=True)
+    disclaimer = fields.String(required=True)
+    history_saved = fields.Boolean(
+        metadata={"description": "whether the question was stored in your history"}
+    )
+    latency_ms = fields.Float(metadata={"description": "time spent in the model"})
+
+
+class InferenceModelInfo(Schema):
+    version = fields.String(required=True)
+    labels = fields.List(fields.String(), required=True)
+    metrics = fields.Dict(required=True)
+    trained_at = fields.String(required=True, allow_none=True)
+
+
+class InferenceHistoryItem(Schema):
+    id = fields.Integer(required=True)
+    question = fields.String(required=True)
+    category = fields.String(required=True, allow_none=True)
+    urgent = fields.Boolean(required=True)
+    abstained = fields.Boolean(required=True)
+    answer_ids = fields.List(fields.String(), required=True)
+    model_version = fields.String(required=True)
+    latency_ms = fields.Float(required=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class InferenceHistoryList(Schema):
+    items = fields.List(fields.Nested(InferenceHistoryItem), required=True)
+    total = fields.Integer(required=True)
+    retention_days = fields.Float(required=True)
+
+
+class InferenceHistoryDeleted(Schema):
+    deleted = fields.Integer(required=True)
+
+
+class InferenceStatus(Schema):
+    status = fields.String(required=True)
+    model_version = fields.String(allow_none=True)
+    detail = fields.String(allow_none=True)
