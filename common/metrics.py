@@ -45,5 +45,5 @@ class Metrics:
         return resp
 
     def view(self) -> Response:
-        """Prometheus text format."""
+        """Expose Prometheus metrics in text format."""
         return Response(generate_latest(self.registry), mimetype=CONTENT_TYPE_LATEST)

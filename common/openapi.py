@@ -37,7 +37,24 @@ def build_spec(app: Flask, title: str, version: str) -> dict:
             view = app.view_functions[rule.endpoint]
             if rule.rule.startswith(DOCUMENTED_PREFIXES) and "---" in (view.__doc__ or ""):
                 spec.path(view=view, app=app)
-    return spec.to_dict()
+    doc = spec.to_dict()
+    # Every route, documented or not (HTML pages too), so another service's home page can
+    # list this one's endpoints from /openapi.json alone. `x-` keys are valid OpenAPI.
+    doc["x-routes"] = route_index(app)
+    return doc
+
+
+def route_index(app: Flask) -> list[dict]:
+    """[{"method", "path", "summary"}] for every route but static files, sorted by path."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        doc = (app.view_functions[rule.endpoint].__doc__ or "").strip()
+        summary = doc.splitlines()[0].strip() if doc else ""
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append({"method": method, "path": rule.rule, "summary": summary})
+    return sorted(routes, key=lambda r: (r["path"], r["method"]))
 
 
 def init_openapi(app: Flask, title: str, version: str) -> None:
@@ -45,6 +62,7 @@ def init_openapi(app: Flask, title: str, version: str) -> None:
     cache: dict = {}
 
     def openapi_json():
+        """OpenAPI 3 description of the JSON API."""
         if "spec" not in cache:
             cache["spec"] = build_spec(app, title, version)
         return jsonify(cache["spec"])
