@@ -28,37 +28,3 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch) -> Artifa
     endpoint = request.getfixturevalue("s3_endpoint")
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     return open_store(f"s3://{BUCKET}/t-{uuid.uuid4().hex[:12]}")
-
-
-class RecordingStore(ArtifactStore):
-    """Delegates to another store and records every write and download, in order."""
-
-    def __init__(self, inner: ArtifactStore) -> None:
-        self.inner = inner
-        self.uri = inner.uri
-        self.puts: list[str] = []
-        self.downloads: list[str] = []
-
-    def put_bytes(self, key, data):
-        self.puts.append(key)
-        self.inner.put_bytes(key, data)
-
-    def get_bytes(self, key):
-        return self.inner.get_bytes(key)
-
-    def put_file(self, key, path):
-        self.puts.append(key)
-        self.inner.put_file(key, path)
-
-    def get_file(self, key, path):
-        self.downloads.append(key)
-        self.inner.get_file(key, path)
-
-    def exists(self, key):
-        return self.inner.exists(key)
-
-    def list_keys(self, prefix):
-        return self.inner.list_keys(prefix)
-
-    def delete_prefix(self, prefix):
-        self.inner.delete_prefix(prefix)
