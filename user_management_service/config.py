@@ -1,0 +1,70 @@
+"""Configuration read from the environment with safe local defaults (tests override keys)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Defaults for a local run; every value can be overridden by an environment variable."""
+
+    def __init__(self) -> None:
+        data_dir = Path(os.environ.get("USERS_DATA_DIR", "./.data")).resolve()
+        self.DATA_DIR = str(data_dir)
+        self.DATABASE_URL = os.environ.get("USERS_DATABASE_URL") or (
+            f"sqlite:///{data_dir / 'users.db'}"
+        )
+        # Secret for the Flask session cookie (holds only the CSRF token); generated once
+        # under DATA_DIR when unset, so every gunicorn worker shares it.
+        self.SECRET_KEY = os.environ.get("USERS_SECRET_KEY") or None
+        # Signing key: PEM in the environment, or a PEM file, else generated under DATA_DIR/keys.
+        self.SIGNING_KEY = os.environ.get("USERS_SIGNING_KEY") or None
+        self.SIGNING_KEY_FILE = os.environ.get("USERS_SIGNING_KEY_FILE") or None
+        # The key before the last rotation (PEM, private or public): still published in JWKS.
+        self.PREVIOUS_SIGNING_KEY = os.environ.get("USERS_PREVIOUS_SIGNING_KEY") or None
+        self.KEY_DIR = os.environ.get("USERS_KEY_DIR") or str(data_dir / "keys")
+        self.TOKEN_TTL_SECONDS = _int("USERS_TOKEN_TTL_SECONDS", 1800)
+        # argon2id: RFC 9106 "second recommended" profile (64 MiB, t=3, p=4).
+        self.ARGON2_TIME_COST = _int("USERS_ARGON2_TIME_COST", 3)
+        self.ARGON2_MEMORY_COST = _int("USERS_ARGON2_MEMORY_COST", 65536)
+        self.ARGON2_PARALLELISM = _int("USERS_ARGON2_PARALLELISM", 4)
+        # Login failures allowed per sliding window, per account and per client address.
+        self.LOGIN_WINDOW_SECONDS = _int("USERS_LOGIN_WINDOW_SECONDS", 900)
+        self.LOGIN_MAX_FAILURES_PER_ACCOUNT = _int("USERS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+        self.LOGIN_MAX_FAILURES_PER_ADDRESS = _int("USERS_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+        # Number of reverse proxies in front (ALB = 1) whose X-Forwarded-* headers we trust.
+        self.TRUSTED_PROXIES = _int("USERS_TRUSTED_PROXIES", 0)
+        self.INFERENCE_SERVICE_URL = os.environ.get(
+            "INFERENCE_SERVICE_URL", "http://127.0.0.1:8000"
+        ).rstrip("/")
+        self.INFERENCE_PUBLIC_URL = os.environ.get(
+            "INFERENCE_PUBLIC_URL", "http://127.0.0.1:8000"
+        ).rstrip("/")
+        self.USERS_PUBLIC_URL = os.environ.get("USERS_PUBLIC_URL", "").rstrip("/")
+        self.INFERENCE_DELETE_TIMEOUT_SECONDS = float(
+            os.environ.get("USERS_INFERENCE_DELETE_TIMEOUT_SECONDS", "3")
+        )
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        # Both services share the host (cookies ignore ports): keep our session cookie apart.
+        self.SESSION_COOKIE_NAME = "medtriage_users_session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.TOKEN_COOKIE_NAME = "medtriage_token"  # noqa: S105 - a name, not a secret
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        self.MIGRATE_ON_START = True
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,129 @@
+"""Engine, per-request session, readiness check and migrations at start."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "users_alembic_version"  # own name: the database may be shared with others
+_PG_MIGRATION_LOCK = 0x5553455253  # arbitrary advisory-lock id ("USERS")
+
+
+def make_engine(url: str) -> Engine:
+    """Engine that survives a database restart: pre-ping, short connect timeout."""
+    parsed = make_url(url)
+    kwargs: dict = {"pool_pre_ping": True, "future": True}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 10}
+    elif parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": 3}
+        kwargs.update(pool_size=5, max_overflow=5, pool_timeout=5, pool_recycle=1800)
+    engine = create_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:
+            # WAL + busy timeout: several gunicorn workers write the same file.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+    return engine
+
+
+def init_db(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["users_db"] = {
+        "engine": engine,
+        "sessions": sessionmaker(engine, expire_on_commit=False),
+        "migrated": False,
+    }
+    app.teardown_appcontext(_close_session)
+    if app.config.get("MIGRATE_ON_START", True):
+        try:
+            migrate(app)
+        except (DBAPIError, SQLAlchemyError) as exc:
+            # Start anyway: /readyz says 503 and the first request retries the migration.
+            log.warning("database not reachable at start: %s", type(exc).__name__)
+
+
+def engine(app: Flask | None = None) -> Engine:
+    return (app or current_app).extensions["users_db"]["engine"]
+
+
+def session() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["users_db"]["sessions"]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    sess = g.pop("db_session", None)
+    if sess is not None:
+        with contextlib.suppress(SQLAlchemyError):
+            sess.close()
+
+
+@contextlib.contextmanager
+def _migration_lock(app: Flask, conn) -> Iterator[None]:
+    """Only one worker migrates at a time (gunicorn starts several at once)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        yield
+        return
+    db_path = make_url(app.config["DATABASE_URL"]).database
+    if conn.dialect.name != "sqlite" or not db_path or db_path == ":memory:":
+        yield
+        return
+    with open(f"{db_path}.migrate.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def migrate(app: Flask) -> None:
+    """Upgrade the schema to the newest Alembic revision."""
+    state = app.extensions["users_db"]
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("version_table", VERSION_TABLE)
+    with state["engine"].begin() as conn, _migration_lock(app, conn):
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    state["migrated"] = True
+
+
+def ensure_migrated() -> None:
+    """Retry the start-up migration if the database was down then (raises while it still is)."""
+    if not current_app.extensions["users_db"]["migrated"]:
+        migrate(current_app._get_current_object())
+
+
+def ping() -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        with engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except (DBAPIError, SQLAlchemyError):
+        return False
