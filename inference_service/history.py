@@ -133,6 +133,7 @@ class HistoryStore:
                 return entry.id
         except SQLAlchemyError:
             log.warning("history write failed")
+            self._tables_ready = False  # check the schema again once the DB is back
             raise DatabaseUnavailable() from None
 
     def list(self, user_id: str, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
@@ -152,6 +153,7 @@ class HistoryStore:
                 return [r.to_dict() for r in rows], int(total or 0)
         except SQLAlchemyError:
             log.warning("history read failed")
+            self._tables_ready = False  # check the schema again once the DB is back
             raise DatabaseUnavailable() from None
 
     def delete_user(self, user_id: str) -> int:
@@ -164,6 +166,7 @@ class HistoryStore:
                 return int(result.rowcount or 0)
         except SQLAlchemyError:
             log.warning("history delete failed")
+            self._tables_ready = False  # check the schema again once the DB is back
             raise DatabaseUnavailable() from None
 
     def purge(self, now: datetime | None = None) -> int:
@@ -178,6 +181,7 @@ class HistoryStore:
                 return int(result.rowcount or 0)
         except SQLAlchemyError:
             log.warning("history purge failed")
+            self._tables_ready = False  # check the schema again once the DB is back
             raise DatabaseUnavailable() from None
 
     def start_purger(self, every_seconds: float) -> threading.Thread | None:

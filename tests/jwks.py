@@ -77,15 +77,23 @@ class JwksServer:
         self.keys = keys or [SigningKey()]
         self.requests = 0
         self.available = True
+        self.openapi: dict | None = None  # also serve /openapi.json (a fake user service)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server API
-                server.requests += 1
-                if not server.available or self.path != "/.well-known/jwks.json":
-                    self.send_error(503 if not server.available else 404)
+                if self.path == "/.well-known/jwks.json":
+                    server.requests += 1
+                if not server.available:
+                    self.send_error(503)
                     return
-                body = json.dumps({"keys": [k.jwk() for k in server.keys]}).encode()
+                if self.path == "/.well-known/jwks.json":
+                    body = json.dumps({"keys": [k.jwk() for k in server.keys]}).encode()
+                elif self.path == "/openapi.json" and server.openapi is not None:
+                    body = json.dumps(server.openapi).encode()
+                else:
+                    self.send_error(404)
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
