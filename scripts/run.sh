@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make run`: train and publish a model on first use, then start both services with gunicorn.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export ARTIFACT_STORE="${ARTIFACT_STORE:-file://./.artifacts}"
+export INFERENCE_PORT="${INFERENCE_PORT:-8000}" USERS_PORT="${USERS_PORT:-8001}"
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+mkdir -p .data
+
+if ! $PY -c "from training.store import open_store, resolve_version; resolve_version(open_store())" 2>/dev/null; then
+  echo "No model in $ARTIFACT_STORE yet: training one (about 10 minutes on 2 cores)."
+  $PY -m training train
+fi
+
+pids=()
+stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop INT TERM EXIT
+
+.venv/bin/gunicorn -c user_management_service/gunicorn_conf.py "user_management_service:create_app()" &
+pids+=($!)
+$PY -m inference_service fetch
+.venv/bin/gunicorn -c inference_service/gunicorn_conf.py "inference_service:create_app()" &
+pids+=($!)
+
+for _ in $(seq 1 120); do
+  curl -fs "http://127.0.0.1:$INFERENCE_PORT/readyz" >/dev/null 2>&1 && break
+  sleep 1
+done
+echo
+echo "MedTriage is running: http://127.0.0.1:$INFERENCE_PORT/  (user service on :$USERS_PORT). Ctrl-C stops both."
+wait -n "${pids[@]}"

@@ -1,0 +1,47 @@
+import keras
+import numpy as np
+
+from training.encoder import (
+    WordPieceTokenize,
+    embed_texts,
+    encode_batch,
+    load_pretrained_encoder,
+    load_tokenizer,
+    tokenizer_json_path,
+)
+
+
+def test_tokenizer_neither_pads_nor_truncates_to_the_shipped_128():
+    tok = load_tokenizer(max_tokens=16)
+    ids, mask = encode_batch(tok, ["short", "a much longer sentence " * 20])
+    assert ids.shape == (2, 16)
+    assert mask[0].sum() == 3 and mask[1].sum() == 16  # [CLS] short [SEP]; truncated at 16
+
+
+def test_embeddings_do_not_depend_on_batch_padding():
+    enc, tok = load_pretrained_encoder(), load_tokenizer()
+    alone = embed_texts(enc, tok, ["how is gout treated"])
+    batched = embed_texts(enc, tok, ["how is gout treated", "a far longer question " * 10])
+    assert np.allclose(alone[0], batched[0], atol=1e-5)
+    assert np.isclose(np.linalg.norm(alone[0]), 1.0, atol=1e-5)
+
+
+def test_similar_questions_are_closer_than_unrelated_ones():
+    enc, tok = load_pretrained_encoder(), load_tokenizer()
+    a, b, c = embed_texts(
+        enc, tok, ["How is gout treated?", "What are treatments for gout", "Is autism inherited?"]
+    )
+    assert a @ b > a @ c + 0.2
+
+
+def test_string_model_saves_and_reloads_with_the_custom_tokenizer_layer(tmp_path):
+    text = keras.Input(shape=(), dtype="string")
+    layer = WordPieceTokenize(max_tokens=8)
+    layer.set_tokenizer_file(tokenizer_json_path())
+    ids, mask = layer(text)
+    model = keras.Model(text, {"ids": ids, "mask": mask})
+    model.save(tmp_path / "tok.keras")
+    again = keras.saving.load_model(tmp_path / "tok.keras")
+    out = again(np.array(["hello world", "x"]))
+    assert np.asarray(out["ids"]).shape == (2, 4)
+    assert np.asarray(out["mask"]).sum() == 4 + 3

@@ -1,0 +1,29 @@
+import pandas as pd
+
+from training.evaluate import REDFLAG_CASES, redflag_scores
+from training.redflags import is_urgent, red_flags
+
+
+def test_labelled_set_recall_is_complete_and_precision_high():
+    scores = redflag_scores()
+    assert scores["n"] == len(pd.read_csv(REDFLAG_CASES)) and scores["n_urgent"] >= 40
+    assert scores["recall"] == 1.0
+    assert scores["precision"] >= 0.9
+
+
+def test_every_labelled_emergency_is_flagged():
+    cases = pd.read_csv(REDFLAG_CASES)
+    missed = [
+        q for q, u in zip(cases.question, cases.urgent, strict=True) if u and not is_urgent(q)
+    ]
+    assert missed == []
+
+
+def test_reasons_name_the_rule():
+    assert red_flags("I want to kill myself") == ["suicide"]
+    assert "chest_pain" in red_flags("crushing chest pain spreading to my left arm")
+    assert red_flags("What are the treatments for glaucoma?") == []
+
+
+def test_typographic_apostrophes_are_normalised():
+    assert is_urgent("I can’t breathe")

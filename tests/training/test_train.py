@@ -1,0 +1,94 @@
+"""End to end: the real training command, its published layout, evaluation and the pipeline."""
+
+import gzip
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO
+from training.data import UNANSWERABLE, medquad_path
+from training.store import fetch_version, open_store, read_manifest, resolve_version, sha256_file
+
+
+def test_published_layout_and_manifest(trained_store, trained_model_dir):
+    store = open_store(trained_store)
+    version = resolve_version(store, "latest")
+    manifest = read_manifest(store, version)
+    files = manifest["files"]
+    for name in ("triage.keras", "kb.csv.gz", "metrics.json", "MODEL_CARD.md",
+                 "confusion_matrix.png", "training_curves.png", "config.json"):  # fmt: skip
+        assert name in files, name
+        assert files[name]["sha256"] == sha256_file(trained_model_dir / name)
+    assert manifest["data_sha256"] == sha256_file(medquad_path())
+    assert manifest["labels"][-1] == UNANSWERABLE
+    assert manifest["libraries"]["keras"].startswith("3.")
+    card = (trained_model_dir / "MODEL_CARD.md").read_text()
+    assert "CC BY 4.0" in card and "not medical advice" in card
+
+
+def test_metrics_report_model_and_baseline(trained_model_dir):
+    report = json.loads((trained_model_dir / "metrics.json").read_text())
+    for name in ("model", "baseline"):
+        assert 0.0 <= report[name]["medquad"]["macro_f1"] <= 1.0
+        assert report[name]["consumer"]["n"] == 178
+    assert report["red_flags"]["recall"] == 1.0
+    assert set(report["retrieval"]) == {"fused", "bm25_questions"}
+
+
+def test_evaluate_command_prints_the_contract_json(trained_store):
+    out = subprocess.run(
+        [sys.executable, "-m", "training", "evaluate", "--store", trained_store],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    report = json.loads(out.stdout)
+    assert report["version"] == resolve_version(open_store(trained_store))
+    for name in ("model", "baseline"):
+        assert set(report[name]["medquad"]) >= {"accuracy", "macro_f1"}
+        assert set(report[name]["consumer"]) >= {"top1", "top2", "n"}
+
+
+def test_evaluate_without_a_model_is_a_clear_error(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "training", "evaluate", "--store", f"file://{tmp_path}"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.startswith("error:") and "Traceback" not in out.stderr
+
+
+def test_pipeline_answers_with_medquad_ids(pipeline):
+    result = pipeline.triage("What are the treatments for macular degeneration?", top_k=3)
+    assert result["category"]["label"] in pipeline.labels
+    assert 0.0 < result["category"]["confidence"] <= 1.0
+    assert len(result["alternatives"]) == 2
+    assert result["model_version"] == pipeline.version
+    with gzip.open(medquad_path(), "rt") as fh:
+        ids = set(pd.read_csv(fh, usecols=["id"], dtype=str)["id"])
+    for answer in result["answers"]:
+        assert answer["id"] in ids
+        assert answer["source_url"].startswith("http")
+
+
+def test_pipeline_flags_emergencies_and_declines_drug_questions(pipeline):
+    urgent = pipeline.triage("my dad has crushing chest pain and is sweating")
+    assert urgent["urgent"] is True and "emergency" in urgent["urgent_message"]
+    drug = pipeline.triage("What are the side effects of atorvastatin?")
+    assert drug["category"]["label"] == UNANSWERABLE
+    assert drug["abstained"] is True and drug["answers"] == []
+
+
+def test_tampered_model_is_refused(trained_store, tmp_path):
+    """A copy of the store with one published file changed fails verification on fetch."""
+    import shutil
+
+    from training.store import ArtifactError
+
+    version = resolve_version(open_store(trained_store))
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_store.removeprefix("file://"), copy)
+    (copy / "triage" / version / "config.json").write_text("{}")
+    with pytest.raises(ArtifactError, match="config.json"):
+        fetch_version(open_store(f"file://{copy}"), version, tmp_path / "cache")

@@ -1,0 +1,198 @@
+"""Evaluation on held-out data: MedQuAD test split (by focus) and LiveQA consumer questions.
+
+The LiveQA questions are only ever read here. The TF-IDF + logistic-regression baseline is
+trained on the same training texts in the same run, so the two are compared like for like.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.pipeline import make_pipeline
+
+from common import REPO_ROOT
+from training import data, unanswerable
+from training.redflags import is_urgent
+from training.retrieval import BM25
+
+REDFLAG_CASES = REPO_ROOT / "tests" / "redflag_cases.csv"
+
+
+def train_baseline(split: data.Split, drugs: dict, seed: int):
+    """TF-IDF + logistic regression on the same texts the Keras head learns from."""
+    from training.train import training_texts
+
+    texts, labels = training_texts(split.train, drugs["train"], seed)
+    clf = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
+        LogisticRegression(max_iter=2000, C=10.0),
+    )
+    return clf.fit(texts, labels)
+
+
+def classification_scores(probs: np.ndarray, labels: list[str], gold: list[str]) -> dict:
+    pred = [labels[i] for i in probs.argmax(axis=1)]
+    return {
+        "accuracy": round(float(accuracy_score(gold, pred)), 4),
+        "macro_f1": round(float(f1_score(gold, pred, average="macro", zero_division=0)), 4),
+        "n": len(gold),
+    }
+
+
+def consumer_scores(probs: np.ndarray, labels: list[str], gold: list[list[str]]) -> dict:
+    """top1: the predicted category is one of the annotated ones; top2: one of the best two."""
+    order = np.argsort(-probs, axis=1)
+    hit1 = [labels[o[0]] in g for o, g in zip(order, gold, strict=True)]
+    hit2 = [bool({labels[o[0]], labels[o[1]]} & set(g)) for o, g in zip(order, gold, strict=True)]
+    return {
+        "top1": round(float(np.mean(hit1)), 4) if gold else None,
+        "top2": round(float(np.mean(hit2)), 4) if gold else None,
+        "n": len(gold),
+    }
+
+
+def expected_calibration_error(probs: np.ndarray, labels: list[str], gold: list[str]) -> float:
+    conf = probs.max(axis=1)
+    correct = np.array([labels[i] == g for i, g in zip(probs.argmax(axis=1), gold, strict=True)])
+    bins = np.linspace(0, 1, 11)
+    ece = 0.0
+    for lo, hi in zip(bins[:-1], bins[1:], strict=True):
+        sel = (conf > lo) & (conf <= hi)
+        if sel.any():
+            ece += sel.mean() * abs(conf[sel].mean() - correct[sel].mean())
+    return round(float(ece), 4)
+
+
+def focus_match(retrieved: str, annotated: list[str]) -> bool:
+    r = retrieved.lower().strip()
+    return bool(r) and any(a and (a in r or r in a) for a in annotated)
+
+
+def retrieval_scores(results: list[list[dict]], consumer: pd.DataFrame) -> dict:
+    """Whether the top answers' focus (and type) match the LiveQA annotation."""
+    f1, f3, ft3 = [], [], []
+    for res, (_, q) in zip(results, consumer.iterrows(), strict=True):
+        f1.append(bool(res) and focus_match(res[0]["focus"], q["foci"]))
+        f3.append(any(focus_match(r["focus"], q["foci"]) for r in res[:3]))
+        ft3.append(
+            any(
+                focus_match(r["focus"], q["foci"]) and r["category"] in q["categories"]
+                for r in res[:3]
+            )
+        )
+    return {
+        "focus_hit@1": round(float(np.mean(f1)), 4),
+        "focus_hit@3": round(float(np.mean(f3)), 4),
+        "focus_and_type_hit@3": round(float(np.mean(ft3)), 4),
+        "n": len(results),
+    }
+
+
+def redflag_scores() -> dict:
+    cases = pd.read_csv(REDFLAG_CASES)
+    pred = cases["question"].map(is_urgent).to_numpy()
+    gold = cases["urgent"].astype(bool).to_numpy()
+    tp = int((pred & gold).sum())
+    return {
+        "precision": round(tp / max(int(pred.sum()), 1), 4),
+        "recall": round(tp / max(int(gold.sum()), 1), 4),
+        "n": len(cases),
+        "n_urgent": int(gold.sum()),
+    }
+
+
+def evaluate_pipeline(pipe, df, split: data.Split, drugs: dict, seed: int, version: str) -> dict:
+    """The full evaluation report of a loaded pipeline, with the baseline beside it."""
+    labels = pipe.labels
+    test_q = split.test["question"].tolist()
+    test_gold = split.test["category"].tolist()
+    drug_q = unanswerable.questions(drugs["test"], seed + 2)
+    consumer = data.load_consumer_questions()
+    answerable = consumer[consumer["categories"].map(bool)] if consumer is not None else None
+    baseline = train_baseline(split, drugs, seed)
+
+    def baseline_probs(texts: list[str]) -> np.ndarray:
+        p = baseline.predict_proba(texts)
+        cols = [
+            list(baseline.classes_).index(lab) if lab in baseline.classes_ else None
+            for lab in labels
+        ]
+        return np.stack([p[:, c] if c is not None else np.zeros(len(texts)) for c in cols], 1)
+
+    report: dict = {"version": version, "labels": labels}
+    for name, predict in (("model", lambda t: pipe.predict(t)[0]), ("baseline", baseline_probs)):
+        probs = predict(test_q) if test_q else np.zeros((0, len(labels)))
+        entry = {"medquad": classification_scores(probs, labels, test_gold) if test_q else None}
+        if name == "model" and test_q:
+            entry["medquad"]["ece"] = expected_calibration_error(probs, labels, test_gold)
+            report["confusion"] = confusion_matrix(
+                test_gold, [labels[i] for i in probs.argmax(1)], labels=labels
+            ).tolist()
+        d_probs = predict(drug_q)
+        entry["unanswerable_recall"] = round(
+            float(np.mean([labels[i] == data.UNANSWERABLE for i in d_probs.argmax(1)])), 4
+        )
+        if answerable is not None and len(answerable):
+            c_probs = predict(answerable["text"].tolist())
+            entry["consumer"] = consumer_scores(c_probs, labels, answerable["categories"].tolist())
+        report[name] = entry
+    if answerable is not None and len(answerable):
+        report["always_treatment_consumer_top1"] = round(
+            float(np.mean(["treatment" in g for g in answerable["categories"]])), 4
+        )
+        report["retrieval"] = compare_retrievers(pipe, df, answerable)
+    report["red_flags"] = redflag_scores()
+    report["split"] = {"train": len(split.train), "val": len(split.val), "test": len(split.test)}
+    return report
+
+
+def compare_retrievers(pipe, df: pd.DataFrame, consumer: pd.DataFrame) -> dict:
+    """Our fused, category-preferring retriever against plain BM25 over MedQuAD questions."""
+    texts = consumer["text"].tolist()
+    probs, embs = pipe.predict(texts)
+    ours = []
+    for text, p, e in zip(texts, probs, embs, strict=True):
+        cat = {pipe.labels[i]: float(p[i]) for i in range(len(p))}
+        ours.append(pipe.retriever.search(text, e, cat, 3))
+    kb = pipe.retriever.kb
+    bm25 = BM25.build(kb["question"].tolist())
+    plain = []
+    for text in texts:
+        top = np.argsort(-bm25.scores(text))[:3]
+        plain.append(
+            [{"focus": kb.iloc[i]["focus"], "category": kb.iloc[i]["category"]} for i in top]
+        )
+    return {
+        "fused": retrieval_scores(ours, consumer),
+        "bm25_questions": retrieval_scores(plain, consumer),
+    }
+
+
+def main(args) -> None:
+    """`python -m training evaluate`: fetch a published version and print its report."""
+    from training.pipeline import TriagePipeline
+    from training.store import fetch_version, open_store, resolve_version
+
+    store = open_store(args.store)
+    version = resolve_version(store, args.version)
+    with tempfile.TemporaryDirectory(prefix="medtriage-eval-") as tmp:
+        model_dir = fetch_version(store, version, Path(tmp))
+        pipe = TriagePipeline.load(model_dir)
+        cfg = pipe.config
+        df, _ = data.load_medquad(args.data)
+        from training.train import sample
+
+        df = sample(df, cfg.get("limit"), cfg["seed"])
+        split = data.split_by_focus(df, seed=cfg["seed"])
+        report = evaluate_pipeline(
+            pipe, df, split, unanswerable.drug_split(cfg["seed"]), cfg["seed"], version
+        )
+    report.pop("confusion", None)
+    print(json.dumps(report, indent=2))

@@ -1,0 +1,110 @@
+"""The triage model: frozen MiniLM encoder, a small trained head, temperature-scaled softmax.
+
+The saved `.keras` model takes raw strings and returns calibrated class probabilities and the
+sentence embedding (which the QA retriever reuses, so a question is encoded once).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from training.encoder import HIDDEN, WordPieceTokenize
+
+HEAD_UNITS = 256
+DROPOUT = 0.2
+BATCH = 128
+
+
+@keras.saving.register_keras_serializable(package="medtriage")
+class Temperature(layers.Layer):
+    """Softmax of logits / T, with T fitted on held-out data after training."""
+
+    def __init__(self, temperature: float = 1.0, **kwargs):
+        kwargs["trainable"] = False
+        super().__init__(**kwargs)
+        self.temperature = float(temperature)
+
+    def call(self, logits):
+        return ops.softmax(logits / self.temperature, axis=-1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "temperature": self.temperature}
+
+
+def build_head(n_labels: int, seed: int) -> keras.Model:
+    """Embedding -> logits."""
+    keras.utils.set_random_seed(seed)
+    emb = keras.Input(shape=(HIDDEN,), name="embedding")
+    x = layers.Dense(HEAD_UNITS, activation="relu", name="hidden")(emb)
+    x = layers.Dropout(DROPOUT, name="dropout")(x)
+    logits = layers.Dense(n_labels, name="logits")(x)
+    return keras.Model(emb, logits, name="head")
+
+
+def class_weights(y: np.ndarray, n_labels: int) -> dict[int, float]:
+    """Square-root balancing: helps the small classes without drowning the large ones."""
+    counts = np.bincount(y, minlength=n_labels).astype(np.float64)
+    w = np.sqrt(counts.max() / np.maximum(counts, 1))
+    return {i: float(w[i]) for i in range(n_labels)}
+
+
+def train_head(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    n_labels: int,
+    epochs: int,
+    seed: int,
+    verbose: int = 1,
+) -> tuple[keras.Model, dict]:
+    """Fit the head on precomputed embeddings, keeping the best epoch on validation loss."""
+    head = build_head(n_labels, seed)
+    head.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+    hist = head.fit(
+        x,
+        y,
+        validation_data=(x_val, y_val),
+        epochs=epochs,
+        batch_size=BATCH,
+        class_weight=class_weights(y, n_labels),
+        callbacks=[stop],
+        shuffle=True,
+        verbose=verbose,
+    )
+    return head, hist.history
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising negative log-likelihood on held-out data (grid search)."""
+    best_t, best_nll = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 121)):
+        z = logits / t
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        nll = -logp[np.arange(len(y)), y].mean()
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
+
+
+def build_triage_model(
+    encoder: keras.Model, head: keras.Model, temperature: float, tokenizer_json: Path
+) -> keras.Model:
+    """Raw strings -> {"probs": calibrated probabilities, "embedding": sentence embedding}."""
+    text = keras.Input(shape=(), dtype="string", name="text")
+    tokenize = WordPieceTokenize(name="tokenize")
+    tokenize.set_tokenizer_file(tokenizer_json)
+    ids, mask = tokenize(text)
+    emb = encoder([ids, mask])
+    probs = Temperature(temperature, name="calibrate")(head(emb))
+    return keras.Model(text, {"probs": probs, "embedding": emb}, name="medtriage")

@@ -1,0 +1,92 @@
+"""A published model version, loaded: raw question in, triage and answers out."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from training import encoder as _encoder  # noqa: F401  (registers the custom layers)
+from training import model as _model  # noqa: F401
+from training.data import UNANSWERABLE
+from training.redflags import EMERGENCY_MESSAGE, red_flags
+from training.retrieval import Retriever
+
+MODEL_FILE = "triage.keras"
+CONFIG_FILE = "config.json"
+UNANSWERABLE_MESSAGE = (
+    "This looks like a question about a medicine or supplement. MedTriage's knowledge base has "
+    "no drug information; ask a pharmacist or see MedlinePlus Drugs."
+)
+LOW_CONFIDENCE_MESSAGE = "No answer in the knowledge base is reliable enough for this question."
+
+
+class TriagePipeline:
+    """Load once per process; `triage` is thread-safe."""
+
+    def __init__(self, model_dir: Path):
+        import keras
+
+        model_dir = Path(model_dir)
+        self.config = json.loads((model_dir / CONFIG_FILE).read_text())
+        manifest = json.loads((model_dir / "manifest.json").read_text())
+        self.version: str = manifest["version"]
+        self.trained_at: str = manifest.get("created_at", "")
+        self.labels: list[str] = self.config["labels"]
+        metrics_path = model_dir / "metrics.json"
+        self.metrics: dict = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        self.model = keras.saving.load_model(model_dir / MODEL_FILE)
+        # A tf.function over the model, not model.predict: predict costs tens of ms per call.
+        self._call = tf.function(
+            lambda texts: self.model(texts, training=False),
+            input_signature=[tf.TensorSpec([None], tf.string)],
+        )
+        self.retriever = Retriever.load(model_dir)
+        self._lock = threading.Lock()
+        self.predict(["warm up the model"])
+
+    @classmethod
+    def load(cls, model_dir: Path) -> TriagePipeline:
+        return cls(model_dir)
+
+    def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and embeddings for a batch of raw strings."""
+        out = self._call(tf.constant(list(texts), dtype=tf.string))
+        return out["probs"].numpy(), out["embedding"].numpy()
+
+    def triage(self, question: str, top_k: int = 3) -> dict:
+        """Category, alternatives, urgency, abstention and answers for one question."""
+        probs, emb = self.predict([question])
+        probs, emb = probs[0], emb[0]
+        order = np.argsort(-probs)
+        ranked = [{"label": self.labels[i], "confidence": round(float(probs[i]), 4)} for i in order]
+        best = ranked[0]
+        flags = red_flags(question)
+        answers: list[dict] = []
+        reason = None
+        if best["label"] == UNANSWERABLE:
+            reason = UNANSWERABLE_MESSAGE
+        else:
+            cat_probs = {self.labels[i]: float(probs[i]) for i in order}
+            answers = self.retriever.search(question, emb, cat_probs, top_k)
+            top_sim = max((a["similarity"] for a in answers), default=0.0)
+            if (
+                best["confidence"] < self.config["min_confidence"]
+                or top_sim < self.config["min_similarity"]
+            ):
+                reason = LOW_CONFIDENCE_MESSAGE
+                answers = []
+        return {
+            "category": best,
+            "alternatives": ranked[1:3],
+            "urgent": bool(flags),
+            "urgent_reasons": flags,
+            "urgent_message": EMERGENCY_MESSAGE if flags else None,
+            "abstained": reason is not None,
+            "abstain_reason": reason,
+            "answers": answers,
+            "model_version": self.version,
+        }

