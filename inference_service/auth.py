@@ -124,7 +124,9 @@ def verify_token(token: str) -> User:
         key = _jwks(app).get(kid)
     except KeysUnavailable:
         raise APIError(
-            503, "Cannot verify tokens: the user service's keys are unavailable.", "auth_unavailable"
+            503,
+            "Cannot verify tokens: the user service's keys are unavailable.",
+            "auth_unavailable",
         ) from None
     if key is None:
         raise _unauthorized("Access token is signed with an unknown key.")

@@ -101,7 +101,11 @@ def inference():
         status = 400
     return (
         render_template(
-            "inference.html", form=form, result=result, error=error, user=user,
+            "inference.html",
+            form=form,
+            result=result,
+            error=error,
+            user=user,
             disclaimer=DISCLAIMER,
         ),
         status,
@@ -120,7 +124,11 @@ def history():
             error, status = exc.message, exc.status
     return (
         render_template(
-            "history.html", user=user, items=items, total=total, error=error,
+            "history.html",
+            user=user,
+            items=items,
+            total=total,
+            error=error,
             form=DeleteHistoryForm(),
             retention_days=current_app.config["HISTORY_RETENTION_DAYS"],
         ),

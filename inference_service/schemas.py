@@ -58,6 +58,7 @@ class TriageResponse(Schema):
     alternatives = fields.List(fields.Nested(TriageLabel), required=True)
     urgent = fields.Boolean(required=True)
     urgent_message = fields.String(allow_none=True)
+    urgent_reasons = fields.List(fields.String(), metadata={"description": "red flags found"})
     abstained = fields.Boolean(required=True)
     abstain_reason = fields.String(allow_none=True)
     answers = fields.List(fields.Nested(TriageAnswer), required=True)

@@ -19,8 +19,9 @@ def serving_pipeline():
     """The pipeline serving now, or a 503 while none is loaded."""
     pipeline = current_app.extensions["model"].current
     if pipeline is None:
-        raise APIError(503, "The model is still loading; try again shortly.", "not_ready",
-                       {"Retry-After": "5"})
+        raise APIError(
+            503, "The model is still loading; try again shortly.", "not_ready", {"Retry-After": "5"}
+        )
     return pipeline
 
 
@@ -41,7 +42,9 @@ def run_triage(question: str, top_k: int, user: User | None) -> dict:
     metrics = current_app.extensions["medtriage_metrics"]
     category = (result.get("category") or {}).get("label") or "none"
     metrics.predictions.labels(
-        category, str(result.get("model_version", "")), str(bool(result.get("urgent"))).lower(),
+        category,
+        str(result.get("model_version", "")),
+        str(bool(result.get("urgent"))).lower(),
         str(bool(result.get("abstained"))).lower(),
     ).inc()
     metrics.model_latency.observe(latency_ms / 1000)

@@ -22,17 +22,21 @@ class FakePipeline:
             raise RuntimeError(f"boom on {question}")
         urgent = "chest pain" in question.lower()
         abstained = "xyzzy" in question.lower()
-        answers = [] if abstained else [
-            {
-                "id": f"GHR_{i:07d}_Sec1",
-                "question": f"What is <b>thing</b> {i}?",
-                "answer": "An answer with <script>alert(1)</script> in it.",
-                "focus": "Thing",
-                "source_url": f"https://ghr.nlm.nih.gov/condition/thing-{i}",
-                "score": 10.0 - i,
-            }
-            for i in range(top_k)
-        ]
+        answers = (
+            []
+            if abstained
+            else [
+                {
+                    "id": f"GHR_{i:07d}_Sec1",
+                    "question": f"What is <b>thing</b> {i}?",
+                    "answer": "An answer with <script>alert(1)</script> in it.",
+                    "focus": "Thing",
+                    "source_url": f"https://ghr.nlm.nih.gov/condition/thing-{i}",
+                    "score": 10.0 - i,
+                }
+                for i in range(top_k)
+            ]
+        )
         return {
             "category": {"label": "treatment", "confidence": 0.91},
             "alternatives": [{"label": "information", "confidence": 0.05}],

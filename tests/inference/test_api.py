@@ -109,11 +109,19 @@ def test_malformed_json_is_400(client, auth, raw):
 
 
 def test_wrong_content_type_is_415(client, auth):
-    resp = client.post("/api/v1/triage", data="question=hello", headers=auth,
-                       content_type="application/x-www-form-urlencoded")
+    resp = client.post(
+        "/api/v1/triage",
+        data="question=hello",
+        headers=auth,
+        content_type="application/x-www-form-urlencoded",
+    )
     assert_error(resp, 415, "unsupported_media_type")
-    resp = client.post("/api/v1/triage", data=json.dumps({"question": "hello"}), headers=auth,
-                       content_type="text/plain")
+    resp = client.post(
+        "/api/v1/triage",
+        data=json.dumps({"question": "hello"}),
+        headers=auth,
+        content_type="text/plain",
+    )
     assert_error(resp, 415, "unsupported_media_type")
 
 
@@ -126,9 +134,13 @@ def test_body_over_16_kib_without_content_length_is_413(client, auth):
     big = json.dumps({"question": "x" * (17 * 1024)}).encode()
 
     # As gunicorn passes a chunked body: no Content-Length, input marked as terminated.
-    resp = client.post("/api/v1/triage", input_stream=io.BytesIO(big),
-                       content_type="application/json", headers=auth,
-                       environ_overrides={"wsgi.input_terminated": True})
+    resp = client.post(
+        "/api/v1/triage",
+        input_stream=io.BytesIO(big),
+        content_type="application/json",
+        headers=auth,
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert_error(resp, 413, "payload_too_large")
 
 
@@ -173,8 +185,9 @@ def test_hs256_with_public_key_is_401(client, jwks):
     import jwt as pyjwt
 
     secret = jwks.key.jwk()["x"].encode()
-    token = pyjwt.encode(jwks.key.claims(), secret, algorithm="HS256",
-                         headers={"kid": jwks.key.kid})
+    token = pyjwt.encode(
+        jwks.key.claims(), secret, algorithm="HS256", headers={"kid": jwks.key.kid}
+    )
     assert_error(ask(client, _bearer(token)), 401, "unauthorized")
 
 

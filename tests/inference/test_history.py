@@ -14,13 +14,17 @@ from inference_service.history import HistoryEntry
 
 
 def ask(client, token, question="How is asthma treated?", top_k=2):
-    return client.post("/api/v1/triage", json={"question": question, "top_k": top_k},
-                       headers={"Authorization": f"Bearer {token}"})
+    return client.post(
+        "/api/v1/triage",
+        json={"question": question, "top_k": top_k},
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def history(client, token, **params):
-    return client.get("/api/v1/history", query_string=params,
-                      headers={"Authorization": f"Bearer {token}"})
+    return client.get(
+        "/api/v1/history", query_string=params, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def test_answered_questions_are_stored_for_their_owner(client, jwks):
@@ -82,9 +86,7 @@ def test_retention_hides_and_purges_old_entries(app, client, jwks):
         ).one()
         entry.created_at = datetime.now(UTC) - timedelta(days=31)
     # Past retention: not shown even before the purge runs...
-    assert [i["question"] for i in history(client, token).get_json()["items"]] == [
-        "a new question"
-    ]
+    assert [i["question"] for i in history(client, token).get_json()["items"]] == ["a new question"]
     # ...and deleted by it.
     assert store.purge() == 1
     with sa.orm.Session(store.engine) as session:

@@ -25,14 +25,18 @@ def test_history_on_postgres_with_outage(make_app, pg, jwks):
     bob = {"Authorization": f"Bearer {jwks.key.token(sub='bob')}"}
 
     def ask(headers):
-        return client.post("/api/v1/triage", json={"question": "How is asthma treated?"},
-                           headers=headers).get_json()
+        return client.post(
+            "/api/v1/triage", json={"question": "How is asthma treated?"}, headers=headers
+        ).get_json()
 
     assert ask(alice)["history_saved"] is True
     assert ask(bob)["history_saved"] is True
     body = client.get("/api/v1/history", headers=alice).get_json()
     assert body["total"] == 1 and body["items"][0]["answer_ids"] == [
-        "GHR_0000000_Sec1", "GHR_0000001_Sec1", "GHR_0000002_Sec1"]
+        "GHR_0000000_Sec1",
+        "GHR_0000001_Sec1",
+        "GHR_0000002_Sec1",
+    ]
 
     pg.stop()
     try:
@@ -44,7 +48,10 @@ def test_history_on_postgres_with_outage(make_app, pg, jwks):
     finally:
         pg.start()
     # Back without a restart: pool_pre_ping replaces the dead connections.
-    assert wait_for(lambda: client.get("/api/v1/history", headers=alice).status_code == 200,
-                    timeout=20, interval=0.5)
+    assert wait_for(
+        lambda: client.get("/api/v1/history", headers=alice).status_code == 200,
+        timeout=20,
+        interval=0.5,
+    )
     assert client.delete("/api/v1/history", headers=alice).get_json() == {"deleted": 1}
     assert client.get("/api/v1/history", headers=bob).get_json()["total"] == 1

@@ -21,7 +21,9 @@ def test_healthz_at_once_readyz_503_until_loaded(make_app, source):
     source.unreachable = False
     assert wait_for(lambda: client.get("/readyz").status_code == 200)
     assert client.get("/readyz").get_json() == {
-        "status": "ready", "model_version": "v1", "detail": None
+        "status": "ready",
+        "model_version": "v1",
+        "detail": None,
     }
 
 
@@ -49,8 +51,9 @@ def test_new_latest_is_picked_up_without_restart(app, source, auth):
     assert client.get("/api/v1/model").get_json()["version"] == "v1"
     source.latest = "v2"
     assert wait_for(lambda: client.get("/api/v1/model").get_json()["version"] == "v2")
-    body = client.post("/api/v1/triage", json={"question": "How is gout treated?"},
-                       headers=auth).get_json()
+    body = client.post(
+        "/api/v1/triage", json={"question": "How is gout treated?"}, headers=auth
+    ).get_json()
     assert body["model_version"] == "v2"
 
 
@@ -97,8 +100,9 @@ def test_requests_never_fail_during_reloads(app, source, auth):
     def hammer():
         client = app.test_client()
         while not stop.is_set():
-            resp = client.post("/api/v1/triage", json={"question": "How is gout treated?"},
-                               headers=auth)
+            resp = client.post(
+                "/api/v1/triage", json={"question": "How is gout treated?"}, headers=auth
+            )
             if resp.status_code != 200:
                 client_errors.append(resp.status_code)
 

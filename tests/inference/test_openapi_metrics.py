@@ -23,7 +23,11 @@ def test_spec_is_valid_openapi_3(spec):
 
 def test_spec_has_the_contract_paths_and_schemas(spec):
     assert set(spec["paths"]) >= {
-        "/api/v1/triage", "/api/v1/model", "/api/v1/history", "/healthz", "/readyz",
+        "/api/v1/triage",
+        "/api/v1/model",
+        "/api/v1/history",
+        "/healthz",
+        "/readyz",
     }
     assert set(spec["paths"]["/api/v1/history"]) == {"get", "delete"}
     schemas = spec["components"]["schemas"]
@@ -48,20 +52,39 @@ def _validate_response(spec, path, method, resp):
 
 def test_responses_validate_against_the_spec(client, spec, auth, jwks):
     cases = [
-        ("/api/v1/triage", "post",
-         client.post("/api/v1/triage", json={"question": "How is asthma treated?"}, headers=auth)),
-        ("/api/v1/triage", "post",
-         client.post("/api/v1/triage", json={"question": "xyzzy"}, headers=auth)),
-        ("/api/v1/triage", "post",
-         client.post("/api/v1/triage", json={"question": ""}, headers=auth)),
+        (
+            "/api/v1/triage",
+            "post",
+            client.post(
+                "/api/v1/triage", json={"question": "How is asthma treated?"}, headers=auth
+            ),
+        ),
+        (
+            "/api/v1/triage",
+            "post",
+            client.post("/api/v1/triage", json={"question": "xyzzy"}, headers=auth),
+        ),
+        (
+            "/api/v1/triage",
+            "post",
+            client.post("/api/v1/triage", json={"question": ""}, headers=auth),
+        ),
         ("/api/v1/triage", "post", client.post("/api/v1/triage", json={"question": "abc"})),
-        ("/api/v1/triage", "post",
-         client.post("/api/v1/triage", data="x", content_type="text/plain", headers=auth)),
+        (
+            "/api/v1/triage",
+            "post",
+            client.post("/api/v1/triage", data="x", content_type="text/plain", headers=auth),
+        ),
         ("/api/v1/model", "get", client.get("/api/v1/model")),
         ("/api/v1/history", "get", client.get("/api/v1/history", headers=auth)),
-        ("/api/v1/history", "get",
-         client.get("/api/v1/history",
-                    headers={"Authorization": f"Bearer {unsigned_token({'sub': 'x'})}"})),
+        (
+            "/api/v1/history",
+            "get",
+            client.get(
+                "/api/v1/history",
+                headers={"Authorization": f"Bearer {unsigned_token({'sub': 'x'})}"},
+            ),
+        ),
         ("/api/v1/history", "delete", client.delete("/api/v1/history", headers=auth)),
         ("/healthz", "get", client.get("/healthz")),
         ("/readyz", "get", client.get("/readyz")),
@@ -76,20 +99,28 @@ def test_metrics_count_predictions_by_category_and_version(client, auth):
     client.post("/api/v1/triage", json={"question": "chest pain now"}, headers=auth)
     client.post("/api/v1/triage", json={"question": ""}, headers=auth)
     text = client.get("/metrics").get_data(as_text=True)
-    assert ('medtriage_predictions_total{abstained="false",category="treatment",'
-            'model_version="v1",urgent="true"} 1.0') in text
-    assert ('medtriage_predictions_total{abstained="false",category="treatment",'
-            'model_version="v1",urgent="false"} 1.0') in text
+    assert (
+        'medtriage_predictions_total{abstained="false",category="treatment",'
+        'model_version="v1",urgent="true"} 1.0'
+    ) in text
+    assert (
+        'medtriage_predictions_total{abstained="false",category="treatment",'
+        'model_version="v1",urgent="false"} 1.0'
+    ) in text
     assert 'medtriage_model_info{version="v1"} 1.0' in text
     assert "medtriage_model_ready 1.0" in text
-    assert ('http_requests_total{endpoint="/api/v1/triage",method="POST",service="inference",'
-            'status="400"} 1.0') in text
+    assert (
+        'http_requests_total{endpoint="/api/v1/triage",method="POST",service="inference",'
+        'status="400"} 1.0'
+    ) in text
     assert 'http_request_duration_seconds_bucket{endpoint="/api/v1/triage"' in text
     assert "medtriage_model_latency_seconds_count 2.0" in text
 
 
 def test_request_id_is_echoed_or_made(client):
-    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers[
-        "X-Request-ID"] == "abc-123"
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
+        == "abc-123"
+    )
     made = client.get("/healthz", headers={"X-Request-ID": "bad id!"}).headers["X-Request-ID"]
     assert made and made != "bad id!"

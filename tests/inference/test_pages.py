@@ -67,8 +67,10 @@ def test_home_says_when_user_service_is_down(make_app, jwks):
 
 
 def test_home_falls_back_to_openapi_paths(make_app, jwks):
-    jwks.openapi = {"openapi": "3.0.3",
-                    "paths": {"/api/v1/users": {"post": {"summary": "Create an account."}}}}
+    jwks.openapi = {
+        "openapi": "3.0.3",
+        "paths": {"/api/v1/users": {"post": {"summary": "Create an account."}}},
+    }
     try:
         html = make_app().test_client().get("/").get_data(as_text=True)
     finally:
@@ -80,15 +82,16 @@ def test_inference_form_shows_result(client):
     page = client.get("/inference")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert '<textarea' in html and 'name="question"' in html and "<label" in html
+    assert "<textarea" in html and 'name="question"' in html and "<label" in html
     token = csrf_token(html)
-    resp = client.post("/inference", data={"csrf_token": token,
-                                           "question": "How is asthma treated?", "top_k": "2"})
+    resp = client.post(
+        "/inference", data={"csrf_token": token, "question": "How is asthma treated?", "top_k": "2"}
+    )
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert "treatment" in html and "91%" in html
     assert 'href="https://ghr.nlm.nih.gov/condition/thing-0"' in html
-    assert html.count('<li>\n      <article>') == 2
+    assert html.count("<li>\n      <article>") == 2
     assert "not medical advice" in html
     assert 'class="urgent"' not in html
     # Autoescaped: the answer's markup is shown as text, never run.
@@ -99,18 +102,23 @@ def test_inference_form_shows_result(client):
 
 def test_inference_urgent_banner_and_abstention(client):
     token = csrf_token(client.get("/inference").get_data(as_text=True))
-    html = client.post("/inference", data={"csrf_token": token,
-                                           "question": "sudden chest pain"}).get_data(as_text=True)
+    html = client.post(
+        "/inference", data={"csrf_token": token, "question": "sudden chest pain"}
+    ).get_data(as_text=True)
     assert 'class="urgent" role="alert"' in html and "emergency" in html
-    html = client.post("/inference", data={"csrf_token": token,
-                                           "question": "xyzzy"}).get_data(as_text=True)
+    html = client.post("/inference", data={"csrf_token": token, "question": "xyzzy"}).get_data(
+        as_text=True
+    )
     assert 'class="abstained"' in html and "could not find an answer" in html
 
 
 @pytest.mark.parametrize(
     ("question", "message"),
-    [("ab", "must be 3 to 2000 characters"), ("", "Please type a question."),
-     ("x" * 2001, "must be 3 to 2000 characters")],
+    [
+        ("ab", "must be 3 to 2000 characters"),
+        ("", "Please type a question."),
+        ("x" * 2001, "must be 3 to 2000 characters"),
+    ],
 )
 def test_inference_form_errors_are_readable(client, question, message):
     token = csrf_token(client.get("/inference").get_data(as_text=True))
@@ -139,9 +147,9 @@ def test_inference_page_while_loading(make_app, source):
 def test_logged_in_history_page_and_delete(client, jwks):
     client.set_cookie("medtriage_token", jwks.key.token(sub="carol"))
     token = csrf_token(client.get("/inference").get_data(as_text=True))
-    html = client.post("/inference", data={"csrf_token": token,
-                                           "question": "What causes <b>gout</b>?"}
-                       ).get_data(as_text=True)
+    html = client.post(
+        "/inference", data={"csrf_token": token, "question": "What causes <b>gout</b>?"}
+    ).get_data(as_text=True)
     assert "Saved to your" in html
     html = client.get("/history").get_data(as_text=True)
     assert "What causes &lt;b&gt;gout&lt;/b&gt;?" in html
