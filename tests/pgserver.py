@@ -126,7 +126,15 @@ def postgres_server(tmp_dir: str | os.PathLike) -> Iterator[PostgresServer]:
     server = PostgresServer(bin_dir, base, run_as)
     try:
         server.init()
-        server.start()
+        for attempt in range(3):
+            try:
+                server.start()
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                server.port = _free_port()  # another process took the port meanwhile
+                server.url = server.url_for("postgres")
         yield server
     finally:
         server.stop()
