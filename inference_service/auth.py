@@ -61,7 +61,7 @@ class JwksCache:
                 continue
             try:
                 keys[data["kid"]] = jwt.PyJWK(data, algorithm="EdDSA")
-            except jwt.PyJWKError:
+            except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
                 log.warning("skipping an unusable key in the JWKS")
         self._keys = keys
         self._fetched_at = time.monotonic()

@@ -77,6 +77,7 @@ class JwksServer:
         self.keys = keys or [SigningKey()]
         self.requests = 0
         self.available = True
+        self.extra_jwks: list[dict] = []  # raw entries served after the keys' own
         self.openapi: dict | None = None  # also serve /openapi.json (a fake user service)
         server = self
 
@@ -88,7 +89,8 @@ class JwksServer:
                     self.send_error(503)
                     return
                 if self.path == "/.well-known/jwks.json":
-                    body = json.dumps({"keys": [k.jwk() for k in server.keys]}).encode()
+                    keys = [k.jwk() for k in server.keys] + server.extra_jwks
+                    body = json.dumps({"keys": keys}).encode()
                 elif self.path == "/openapi.json" and server.openapi is not None:
                     body = json.dumps(server.openapi).encode()
                 else:
