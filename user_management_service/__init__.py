@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from flask import Flask, redirect, url_for
+from flask import Flask, redirect, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -25,6 +25,8 @@ from user_management_service.passwords import init_hasher
 SERVICE = "users"
 VERSION = "1.0.0"
 csrf = CSRFProtect()
+# Endpoints that answer without the database (readyz reports on it itself).
+NO_DATABASE = {"health.healthz", "health.readyz", "metrics", "openapi", "static"}
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -58,19 +60,24 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(api.wellknown)
     app.register_blueprint(pages.bp)
-    app.add_url_rule("/", "index", lambda: redirect(url_for("pages.account")))
+    app.add_url_rule("/", "index", _index)
     init_openapi(app, "MedTriage user management API", VERSION)
 
     @app.before_request
     def _migrated() -> None:
         # The database may have been down at start: migrate on the first request that can.
-        if not app.extensions["users_db"]["migrated"]:
+        if not app.extensions["users_db"]["migrated"] and request.endpoint not in NO_DATABASE:
             db.ensure_migrated()
 
     from user_management_service.cli import users_cli
 
     app.cli.add_command(users_cli)
     return app
+
+
+def _index():
+    """Account page (or the login page when logged out)."""
+    return redirect(url_for("pages.account"))
 
 
 def _register_database_errors(app: Flask) -> None:

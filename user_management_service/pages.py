@@ -136,6 +136,7 @@ def clear_token_cookie(resp: Response) -> None:
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
+    """Registration form."""
     form = RegisterForm()
     status = 200
     if form.validate_on_submit():
@@ -154,6 +155,7 @@ def register():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Log-in form; sets the medtriage_token cookie and goes to the inference page."""
     form = LoginForm()
     if request.method == "GET" and request.args.get("email"):
         form.email.data = request.args["email"][:254]
@@ -177,7 +179,7 @@ def login():
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """Clear the token cookie (GET too: a link must work without JavaScript)."""
+    """Log out: clear the token cookie (GET too, so a plain link works)."""
     if request.method == "POST":
         LogoutForm().validate_on_submit()  # CSRFProtect has already checked the token
     resp = _page("users/logout.html", user=None)
@@ -187,6 +189,7 @@ def logout():
 
 @bp.get("/account")
 def account():
+    """Account page: details, change password, delete account."""
     user = current_page_user()
     if user is None:
         flash("Log in to see your account.", "error")
@@ -207,6 +210,7 @@ def _account_page(user, status=200, password_form=None, delete_form=None) -> Res
 
 @bp.post("/account/password")
 def account_password():
+    """Change-password form handler."""
     user = current_page_user()
     if user is None:
         flash("Your session has ended. Log in again.", "error")
@@ -232,6 +236,7 @@ def account_password():
 
 @bp.post("/account/delete")
 def account_delete():
+    """Delete-account form handler (asks the inference service to delete history)."""
     user = current_page_user()
     if user is None:
         flash("Your session has ended. Log in again.", "error")
