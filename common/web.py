@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -27,7 +28,10 @@ SECURITY_HEADERS = {
 
 def init_web(app: Flask) -> None:
     """Cap body size, tag each request with an id, and add security headers."""
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+    # Flask's defaults already hold MAX_CONTENT_LENGTH=None, so setdefault would keep "no limit"
+    # (and a chunked body, which has no Content-Length, would be read whole).
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
     @app.before_request
     def _request_id() -> None:
@@ -50,7 +54,7 @@ def json_body(schema: Schema) -> dict:
         raise APIError(415, "Content-Type must be application/json.")
     if request.content_length and request.content_length > MAX_BODY_BYTES:
         raise APIError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes.")
-    data = request.get_json(silent=True)
+    data = _read_json()
     if data is None:
         raise APIError(400, "Request body is not valid JSON.", "invalid_json")
     if not isinstance(data, dict):
@@ -59,6 +63,25 @@ def json_body(schema: Schema) -> dict:
         return schema.load(data)
     except ValidationError as exc:
         raise APIError(400, _first_error(exc.messages), "invalid_field") from None
+
+
+def _read_json():
+    """The parsed JSON body, or None if it is not JSON; 413 if it is over the cap.
+
+    A chunked body has no Content-Length, and werkzeug's max_content_length stream stops
+    quietly at the cap (a truncated body would then look like bad JSON): read one byte more
+    than the cap from the server-terminated input to tell "too large" apart.
+    """
+    limit = request.max_content_length or MAX_BODY_BYTES
+    if request.content_length is None and "wsgi.input_terminated" in request.environ:
+        raw = request.input_stream.read(limit + 1)
+        if len(raw) > limit:
+            raise APIError(413, f"Request body is larger than {limit} bytes.")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+    return request.get_json(silent=True)
 
 
 def _first_error(messages, prefix: str = "") -> str:

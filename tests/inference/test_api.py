@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from tests.jwks import SigningKey, unsigned_token
 
@@ -130,18 +131,34 @@ def test_body_over_16_kib_is_413(client, auth):
     assert_error(resp, 413, "payload_too_large")
 
 
-def test_body_over_16_kib_without_content_length_is_413(client, auth):
-    big = json.dumps({"question": "x" * (17 * 1024)}).encode()
-
-    # As gunicorn passes a chunked body: no Content-Length, input marked as terminated.
-    resp = client.post(
-        "/api/v1/triage",
-        input_stream=io.BytesIO(big),
+def _chunked(client, auth, raw: bytes):
+    """Post as gunicorn passes a chunked body: no Content-Length, input marked as terminated."""
+    builder = EnvironBuilder(
+        path="/api/v1/triage",
+        method="POST",
+        input_stream=io.BytesIO(raw),
         content_type="application/json",
         headers=auth,
-        environ_overrides={"wsgi.input_terminated": True},
     )
+    environ = builder.get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ["wsgi.input_terminated"] = True
+    return client.open(environ)
+
+
+def test_chunked_body_over_16_kib_is_413(client, auth):
+    resp = _chunked(client, auth, json.dumps({"question": "x" * (17 * 1024)}).encode())
     assert_error(resp, 413, "payload_too_large")
+
+
+def test_chunked_body_at_the_limit_is_read_whole(client, auth):
+    raw = json.dumps({"question": "How is asthma treated?", "top_k": 2}).encode()
+    raw = raw[:-1] + b" " * (16 * 1024 - len(raw)) + b"}"
+    assert len(raw) == 16 * 1024
+    resp = _chunked(client, auth, raw)
+    assert resp.status_code == 200, resp.data
+    assert len(resp.get_json()["answers"]) == 2
+    assert_error(_chunked(client, auth, b'{"question": '), 400, "invalid_json")
 
 
 def _bearer(token):
