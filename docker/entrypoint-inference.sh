@@ -7,8 +7,6 @@ cd "$(dirname "$0")/.."
 # In AWS the database arrives as parts (DB_HOST, DB_PASSWORD from Secrets Manager, ...);
 # this sets INFERENCE_DATABASE_URL from them unless it is already set.
 eval "$(python docker/dburl.py INFERENCE_DATABASE_URL)"
-# shellcheck source=docker/gunicorn-env.sh
-source docker/gunicorn-env.sh
 
 python -m inference_service fetch
 exec gunicorn -c inference_service/gunicorn_conf.py "inference_service:create_app()"

@@ -4,7 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 eval "$(python docker/dburl.py USERS_DATABASE_URL)"
-# shellcheck source=docker/gunicorn-env.sh
-source docker/gunicorn-env.sh
 
 exec gunicorn -c user_management_service/gunicorn_conf.py "user_management_service:create_app()"

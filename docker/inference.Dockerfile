@@ -27,6 +27,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     TF_CPP_MIN_LOG_LEVEL=2 \
     HOME=/home/app \
+    INFERENCE_HOST=0.0.0.0 \
     INFERENCE_PORT=8000
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app app

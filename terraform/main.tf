@@ -292,14 +292,17 @@ resource "aws_vpc_security_group_ingress_rule" "tasks_from_alb" {
   to_port                      = each.value.port
 }
 
-# The inference service fetches the user service's public keys (JWKS) directly.
-resource "aws_vpc_security_group_ingress_rule" "tasks_users_internal" {
+# The services call each other directly: inference fetches the user service's public keys
+# (JWKS), the user service deletes a closed account's history in the inference service.
+resource "aws_vpc_security_group_ingress_rule" "tasks_internal" {
+  for_each = local.services
+
   security_group_id            = aws_security_group.tasks.id
-  description                  = "users service from other tasks"
+  description                  = "${each.key} from the other tasks"
   referenced_security_group_id = aws_security_group.tasks.id
   ip_protocol                  = "tcp"
-  from_port                    = local.services.users.port
-  to_port                      = local.services.users.port
+  from_port                    = each.value.port
+  to_port                      = each.value.port
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_https" {
@@ -311,13 +314,15 @@ resource "aws_vpc_security_group_egress_rule" "tasks_https" {
   to_port           = 443
 }
 
-resource "aws_vpc_security_group_egress_rule" "tasks_users_internal" {
+resource "aws_vpc_security_group_egress_rule" "tasks_internal" {
+  for_each = local.services
+
   security_group_id            = aws_security_group.tasks.id
-  description                  = "To the users service"
+  description                  = "To the ${each.key} service"
   referenced_security_group_id = aws_security_group.tasks.id
   ip_protocol                  = "tcp"
-  from_port                    = local.services.users.port
-  to_port                      = local.services.users.port
+  from_port                    = each.value.port
+  to_port                      = each.value.port
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_db" {
@@ -697,9 +702,20 @@ resource "aws_db_instance" "this" {
 # Private key that signs access tokens; `make deploy` generates and stores it once.
 resource "aws_secretsmanager_secret" "signing_key" {
   #checkov:skip=CKV_AWS_149:Encrypted with the Secrets Manager service key; no customer-managed KMS key in this stack
-  #checkov:skip=CKV2_AWS_57:Rotating the signing key logs everybody out; rotate by hand with scripts/deploy.sh --rotate-signing-key
+  #checkov:skip=CKV2_AWS_57:Rotating the signing key logs everybody out; rotated by hand (documentation/deployment.md, Secrets)
   name                    = "${local.name}/users-signing-key"
   description             = "PEM private key the user service signs access tokens with"
+  recovery_window_in_days = 0
+}
+
+# Keys that sign the services' session cookies and CSRF tokens: every task of a service must
+# share them, or a form rendered by one task fails when posted to another. JSON with the keys
+# inference_secret_key and users_secret_key; `make deploy` generates them once.
+resource "aws_secretsmanager_secret" "app_keys" {
+  #checkov:skip=CKV_AWS_149:Encrypted with the Secrets Manager service key; no customer-managed KMS key in this stack
+  #checkov:skip=CKV2_AWS_57:Rotating these keys only invalidates open forms and sessions; rotate by deleting the value and running make deploy
+  name                    = "${local.name}/app-keys"
+  description             = "Session and CSRF signing keys of the two services (JSON)"
   recovery_window_in_days = 0
 }
 
@@ -770,6 +786,7 @@ data "aws_iam_policy_document" "execution" {
     resources = [
       aws_db_instance.this.master_user_secret[0].secret_arn,
       aws_secretsmanager_secret.signing_key.arn,
+      aws_secretsmanager_secret.app_keys.arn,
     ]
   }
 }
@@ -869,15 +886,17 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
   }
 }
 
-# Private DNS so the inference service reaches users.<name>.internal without the public ALB.
+# Private DNS so the services reach each other (JWKS, history deletion) without the public ALB.
 resource "aws_service_discovery_private_dns_namespace" "this" {
   name        = "${local.name}.internal"
   description = "Service discovery for ${local.name}"
   vpc         = aws_vpc.this.id
 }
 
-resource "aws_service_discovery_service" "users" {
-  name = "users"
+resource "aws_service_discovery_service" "this" {
+  for_each = local.services
+
+  name = each.key
 
   dns_config {
     namespace_id   = aws_service_discovery_private_dns_namespace.this.id
@@ -910,29 +929,45 @@ locals {
     { name = "DB_SSLMODE", value = "require" },
   ]
 
+  public_url    = trimsuffix(coalesce(var.public_url, "${var.certificate_arn != null ? "https" : "http"}://${aws_lb.this.dns_name}"), "/")
+  internal_url  = { for k, v in local.services : k => "http://${k}.${aws_service_discovery_private_dns_namespace.this.name}:${v.port}" }
+  cookie_secure = var.certificate_arn != null ? "1" : "0"
+
   container_environment = {
     inference = concat(local.common_environment, [
+      { name = "INFERENCE_HOST", value = "0.0.0.0" },
       { name = "INFERENCE_PORT", value = "8000" },
+      { name = "INFERENCE_WORKERS", value = tostring(var.inference.gunicorn_workers) },
+      { name = "INFERENCE_THREADS", value = tostring(var.inference.gunicorn_threads) },
       { name = "DB_NAME", value = "inference" },
       { name = "MODEL_VERSION", value = var.model_version },
-      { name = "USERS_SERVICE_URL", value = "http://users.${aws_service_discovery_private_dns_namespace.this.name}:8001" },
-      { name = "GUNICORN_WORKERS", value = tostring(var.inference.gunicorn_workers) },
-      { name = "GUNICORN_THREADS", value = tostring(var.inference.gunicorn_threads) },
+      { name = "USERS_SERVICE_URL", value = local.internal_url.users },
+      { name = "USERS_PUBLIC_URL", value = local.public_url },
+      { name = "INFERENCE_PUBLIC_URL", value = local.public_url },
+      { name = "COOKIE_SECURE", value = local.cookie_secure },
     ])
     users = concat(local.common_environment, [
+      { name = "USERS_HOST", value = "0.0.0.0" },
       { name = "USERS_PORT", value = "8001" },
+      { name = "USERS_WORKERS", value = tostring(var.users.gunicorn_workers) },
+      { name = "USERS_THREADS", value = tostring(var.users.gunicorn_threads) },
+      { name = "USERS_TRUSTED_PROXIES", value = "1" },
       { name = "DB_NAME", value = "users" },
-      { name = "GUNICORN_WORKERS", value = tostring(var.users.gunicorn_workers) },
-      { name = "GUNICORN_THREADS", value = tostring(var.users.gunicorn_threads) },
+      { name = "INFERENCE_SERVICE_URL", value = local.internal_url.inference },
+      { name = "INFERENCE_PUBLIC_URL", value = local.public_url },
+      { name = "USERS_PUBLIC_URL", value = local.public_url },
+      { name = "SESSION_COOKIE_SECURE", value = local.cookie_secure },
     ])
   }
 
   container_secrets = {
     inference = [
       { name = "DB_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" },
+      { name = "INFERENCE_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.app_keys.arn}:inference_secret_key::" },
     ]
     users = [
       { name = "DB_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" },
+      { name = "USERS_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.app_keys.arn}:users_secret_key::" },
       { name = "USERS_SIGNING_KEY", valueFrom = aws_secretsmanager_secret.signing_key.arn },
     ]
   }
@@ -1053,11 +1088,8 @@ resource "aws_ecs_service" "this" {
     container_port   = each.value.port
   }
 
-  dynamic "service_registries" {
-    for_each = each.key == "users" ? [aws_service_discovery_service.users.arn] : []
-    content {
-      registry_arn = service_registries.value
-    }
+  service_registries {
+    registry_arn = aws_service_discovery_service.this[each.key].arn
   }
 
   # Autoscaling owns the task count after the first apply.

@@ -1,6 +1,6 @@
 output "url" {
   description = "Public URL of the service (home page)"
-  value       = "${var.certificate_arn != null ? "https" : "http"}://${aws_lb.this.dns_name}/"
+  value       = "${local.public_url}/"
 }
 
 output "alb_dns_name" {
@@ -61,4 +61,9 @@ output "db_secret_arn" {
 output "signing_key_secret_arn" {
   description = "Secrets Manager secret the user service's token signing key is stored in"
   value       = aws_secretsmanager_secret.signing_key.arn
+}
+
+output "app_keys_secret_arn" {
+  description = "Secrets Manager secret holding the services' session and CSRF signing keys (JSON)"
+  value       = aws_secretsmanager_secret.app_keys.arn
 }

@@ -63,6 +63,12 @@ variable "certificate_arn" {
   default     = null
 }
 
+variable "public_url" {
+  description = "URL users reach the service at (e.g. https://triage.example.org), used for links between the two services' pages. Null means the load balancer's own address"
+  type        = string
+  default     = null
+}
+
 variable "ssl_policy" {
   description = "TLS policy of the HTTPS listener"
   type        = string

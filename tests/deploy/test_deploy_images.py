@@ -85,18 +85,6 @@ def test_entrypoints_run_the_documented_commands() -> None:
     assert 'exec python -m training train --store "$ARTIFACT_STORE"' in trainer
 
 
-def test_gunicorn_env_helper() -> None:
-    out = subprocess.run(
-        ["bash", "-c", 'source docker/gunicorn-env.sh; echo "$GUNICORN_CMD_ARGS"'],
-        cwd=REPO,
-        env={**os.environ, "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert out == "--workers 2 --threads 4"
-
-
 @pytest.mark.parametrize("name", IMAGES)
 def test_entrypoint_modules_importable(name: str) -> None:
     """The python modules the image commands run exist and import (once they are written)."""

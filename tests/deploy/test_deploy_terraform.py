@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def _client(service: str, endpoint: str):
     )
 
 
-def _check_deployed(endpoint: str, found: dict[str, set[str]]) -> None:
+def _check_deployed(endpoint: str, found: dict[str, set[str]], managed: list[dict]) -> None:
     expected_counts = {
         "vpc": 1,
         "subnet": 4,
@@ -178,8 +179,11 @@ def _check_deployed(endpoint: str, found: dict[str, set[str]]) -> None:
     ecs = _client("ecs", endpoint)
     services = ecs.describe_services(cluster="medtriage", services=["inference", "users"])
     for svc in services["services"]:
-        assert svc["healthCheckGracePeriodSeconds"] >= 120, svc["serviceName"]
         assert svc["launchType"] == "FARGATE"
+    # moto does not echo the grace period, so read it from the applied plan.
+    for res in managed:
+        if res["type"] == "aws_ecs_service":
+            assert res["values"]["health_check_grace_period_seconds"] >= 120, res["address"]
 
     # Bucket: versioned, encrypted, public access blocked, TLS only.
     s3 = _client("s3", endpoint)
@@ -258,7 +262,7 @@ def test_apply_then_destroy_on_moto(
     managed = [r for r in state["values"]["root_module"]["resources"] if r["mode"] == "managed"]
 
     deployed = inventory(moto_endpoint, REGION_IN_EXAMPLE)
-    _check_deployed(moto_endpoint, deployed)
+    _check_deployed(moto_endpoint, deployed, managed)
     outputs = json.loads(run([*tf, "output", "-json"], work, tf_env))
     assert outputs["url"]["value"].startswith("http://")
     assert set(outputs["ecr_repository_urls"]["value"]) == {"inference", "users", "trainer"}
@@ -290,19 +294,37 @@ def test_apply_then_destroy_on_moto(
     assert "/api/v1/users" in listeners[443]["paths"]
     assert listeners[80]["paths"] == []
 
-    started = time.monotonic()
-    run(
-        [
-            *tf,
-            "destroy",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            f"-var=certificate_arn={cert['CertificateArn']}",
-        ],
-        work,
-        tf_env,
+    # Fill the bucket (two versions of an object) and the registries, as a deployment does:
+    # scripts/destroy.sh must empty them, or terraform cannot delete them.
+    bucket = outputs["artifacts_bucket"]["value"]
+    s3 = _client("s3", moto_endpoint)
+    for version in ("v1", "v2"):
+        s3.put_object(Bucket=bucket, Key="models/triage/LATEST", Body=version.encode())
+    ecr = _client("ecr", moto_endpoint)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"digest": "sha256:" + "0" * 64, "size": 1, "mediaType": "x"},
+            "layers": [],
+        }
     )
+    for url in outputs["ecr_repository_urls"]["value"].values():
+        ecr.put_image(repositoryName=url.split("/", 1)[1], imageManifest=manifest, imageTag="t1")
+
+    started = time.monotonic()
+    destroy_env = {
+        **tf_env,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AUTO_APPROVE": "1",
+        "TF_DIR": str(work),
+        "PY": sys.executable,
+    }
+    out = run(["bash", str(tf_support.REPO / "scripts" / "destroy.sh")], work, destroy_env)
+    assert "deleted 2 object versions" in out
+    assert out.count(": deleted 1 images") == 3
     destroy_seconds = time.monotonic() - started
     after = inventory(moto_endpoint, REGION_IN_EXAMPLE)
     left = {kind: ids for kind, ids in after.items() if ids}
