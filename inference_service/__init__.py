@@ -24,6 +24,7 @@ from . import schemas  # noqa: F401 - registers the schemas views name in their 
 from .config import Config, secret_key
 from .history import HistoryStore
 from .model import ModelManager, StoreSource
+from .readiness import WorkerBoard
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         on_refuse=metrics.refused,
     )
     app.extensions["model"] = manager
+    board = WorkerBoard.from_env() if app.config.get("WORKER_READINESS", True) else None
+    app.extensions["worker_board"] = board
+    if board is not None:
+        _on_swap = manager.on_swap
+
+        def swapped(pipeline) -> None:
+            _on_swap(pipeline)
+            board.mark_ready(pipeline.version)
+
+        manager.on_swap = swapped
 
     history = HistoryStore(
         app.config["INFERENCE_DATABASE_URL"], app.config["HISTORY_RETENTION_DAYS"]

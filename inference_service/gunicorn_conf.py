@@ -39,6 +39,23 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = "medtriage-inference"
 
 
+def on_starting(server):
+    """Give the workers a shared place to say they are serving (see readiness.py)."""
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="medtriage-inference-ready-")
+    os.environ["INFERENCE_READINESS_DIR"] = directory
+    os.environ["INFERENCE_EXPECTED_WORKERS"] = str(server.cfg.workers)
+
+
+def on_exit(server):
+    import shutil
+
+    directory = os.environ.get("INFERENCE_READINESS_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def post_worker_init(worker):
     """The app was created in this worker after fork; make sure its loader thread runs here."""
     app = getattr(worker.wsgi, "extensions", None)

@@ -21,7 +21,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Say whether a model is loaded and serving (503 until then).
+    """Say whether a model is loaded and serving in every worker (503 until then).
     ---
     get:
       summary: Say whether a model is loaded and serving.
@@ -37,5 +37,13 @@ def readyz():
         resp = jsonify(body)
         resp.status_code = 503
         resp.headers["Retry-After"] = "5"
+        return resp
+    board = current_app.extensions.get("worker_board")
+    if board is not None and not board.all_ready():
+        # This worker serves, a sibling is still loading: not ready as a whole yet.
+        detail = f"{board.ready_workers()} of {board.expected} workers serving"
+        resp = jsonify({"status": "loading", "model_version": pipeline.version, "detail": detail})
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "2"
         return resp
     return jsonify({"status": "ready", "model_version": pipeline.version, "detail": None})

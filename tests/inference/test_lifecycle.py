@@ -124,3 +124,31 @@ def test_loader_restarts_after_fork(app):
     old = manager._thread
     app.test_client().get("/readyz")
     assert manager._thread is not old and manager._thread.is_alive()
+
+
+def test_readyz_waits_for_every_worker(make_app, tmp_path, monkeypatch):
+    import subprocess
+
+    from inference_service.readiness import WorkerBoard
+
+    monkeypatch.setenv("INFERENCE_READINESS_DIR", str(tmp_path / "ready"))
+    monkeypatch.setenv("INFERENCE_EXPECTED_WORKERS", "2")
+    app = make_app()
+    assert wait_for(lambda: app.extensions["model"].ready)
+    client = app.test_client()
+    resp = client.get("/readyz")
+    assert resp.status_code == 503 and resp.get_json()["detail"] == "1 of 2 workers serving"
+    # A sibling worker that died after marking itself ready does not count...
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "ready" / str(dead.pid)).write_text("v1")
+    assert client.get("/readyz").status_code == 503
+    # ...a live one does.
+    sibling = subprocess.Popen(["sleep", "30"])
+    try:
+        (tmp_path / "ready" / str(sibling.pid)).write_text("v1")
+        assert client.get("/readyz").status_code == 200
+        assert WorkerBoard(tmp_path / "ready", 2).ready_workers() == 2
+    finally:
+        sibling.kill()
+        sibling.wait()
