@@ -136,8 +136,8 @@ def test_readyz_waits_for_every_worker(make_app, tmp_path, monkeypatch):
     app = make_app()
     assert wait_for(lambda: app.extensions["model"].ready)
     client = app.test_client()
-    resp = client.get("/readyz")
-    assert resp.status_code == 503 and resp.get_json()["detail"] == "1 of 2 workers serving"
+    assert wait_for(lambda: client.get("/readyz").get_json()["detail"] == "1 of 2 workers serving")
+    assert client.get("/readyz").status_code == 503
     # A sibling worker that died after marking itself ready does not count...
     dead = subprocess.Popen(["true"])
     dead.wait()
