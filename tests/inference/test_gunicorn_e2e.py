@@ -20,7 +20,7 @@ from training.store import ArtifactError, open_store, publish_version, read_mani
 pytestmark = pytest.mark.slow
 
 
-def republish(store_uri: str, source_dir: Path, version: str, corrupt: bool = False) -> None:
+def republish(store_uri: str, source_dir: Path, version: str) -> None:
     """Publish the files of a fetched version again under a new version name."""
     store = open_store(store_uri)
     manifest = json.loads((source_dir / "manifest.json").read_text())
@@ -29,12 +29,20 @@ def republish(store_uri: str, source_dir: Path, version: str, corrupt: bool = Fa
     shutil.copytree(source_dir, staging, ignore=shutil.ignore_patterns("manifest.json"))
     publish_version(store, staging, version, extra)
     shutil.rmtree(staging)
-    if corrupt:  # flip bytes of the model in the store after the manifest was written
-        root = Path(store_uri.removeprefix("file://")) / "triage" / version
-        model = next(p for p in root.iterdir() if p.suffix == ".keras")
-        data = bytearray(model.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        model.write_bytes(bytes(data))
+
+
+def corrupt_publish(store_uri: str, source_dir: Path, version: str) -> None:
+    """A complete-looking version whose model bytes do not match its manifest, then LATEST."""
+    root = Path(store_uri.removeprefix("file://")) / "triage"
+    shutil.copytree(source_dir, root / version)
+    manifest = json.loads((root / version / "manifest.json").read_text())
+    manifest["version"] = version
+    (root / version / "manifest.json").write_text(json.dumps(manifest))
+    model = next(p for p in (root / version).iterdir() if p.suffix == ".keras")
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    (root / "LATEST").write_text(version)
 
 
 def half_publish(store_uri: str, source_dir: Path, version: str) -> None:
@@ -159,7 +167,7 @@ def test_gunicorn_lifecycle_with_real_model(trained_store, trained_model_dir, tm
         assert {original, "v2-reloaded"} <= versions_seen
 
         # A corrupt version (checksum mismatch) and a half-published one are refused.
-        republish(store_uri, trained_model_dir, "v3-corrupt", corrupt=True)
+        corrupt_publish(store_uri, trained_model_dir, "v3-corrupt")
         with pytest.raises(ArtifactError):
             from training.store import fetch_version
 
