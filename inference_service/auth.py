@@ -108,9 +108,34 @@ def _unauthorized(message: str) -> APIError:
     return APIError(401, message, "unauthorized", {"WWW-Authenticate": 'Bearer realm="medtriage"'})
 
 
+TOKEN_CACHE_SIZE = 4096
+LEEWAY_SECONDS = 10
+
+
 def verify_token(token: str) -> User:
-    """Check signature, issuer, audience and lifetime; raise a 401 (or 503) APIError."""
+    """Check signature, issuer, audience and lifetime; raise a 401 (or 503) APIError.
+
+    A token that verified before is looked up instead of verified again (the signature
+    covers the whole string, so the same string has the same claims); its expiry is still
+    checked on every use.
+    """
     app = current_app._get_current_object()
+    cache: dict = app.extensions.setdefault("verified_tokens", {})
+    hit = cache.get(token)
+    if hit is not None:
+        user, exp = hit
+        if time.time() <= exp + LEEWAY_SECONDS:
+            return user
+        cache.pop(token, None)
+        raise _unauthorized("Access token has expired.")
+    user, exp = _verify(app, token)
+    if len(cache) >= TOKEN_CACHE_SIZE:
+        cache.clear()
+    cache[token] = (user, exp)
+    return user
+
+
+def _verify(app, token: str) -> tuple[User, float]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
@@ -137,7 +162,7 @@ def verify_token(token: str) -> User:
             algorithms=ALGORITHMS,
             audience=app.config["JWT_AUDIENCE"],
             issuer=app.config["JWT_ISSUER"],
-            leeway=10,
+            leeway=LEEWAY_SECONDS,
             options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )
     except jwt.ExpiredSignatureError:
@@ -147,7 +172,7 @@ def verify_token(token: str) -> User:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise _unauthorized("Access token has no subject.")
-    return User(id=sub, email=claims.get("email"), role=claims.get("role"))
+    return User(id=sub, email=claims.get("email"), role=claims.get("role")), float(claims["exp"])
 
 
 def _bearer() -> str | None:

@@ -59,6 +59,9 @@ class HistoryEntry(Base):
         }
 
 
+_INSERT = sa.insert(HistoryEntry.__table__)
+
+
 class DatabaseUnavailable(APIError):
     def __init__(self) -> None:
         super().__init__(503, "The history database is unavailable; try again.", "db_unavailable")
@@ -113,24 +116,23 @@ class HistoryStore:
         if not self.ensure_tables():
             raise DatabaseUnavailable()
 
-    def add(self, user_id: str, question: str, result: dict, latency_ms: float) -> int:
+    def add(self, user_id: str, question: str, result: dict, latency_ms: float) -> None:
+        """Store one answered question (a Core insert: this runs on every triage)."""
         self._ready()
-        entry = HistoryEntry(
-            user_id=user_id,
-            question=question,
-            category=(result.get("category") or {}).get("label"),
-            urgent=bool(result.get("urgent")),
-            abstained=bool(result.get("abstained")),
-            answer_ids=json.dumps([a["id"] for a in result.get("answers", [])]),
-            model_version=str(result.get("model_version", "")),
-            latency_ms=float(latency_ms),
-            created_at=_utcnow(),
-        )
+        row = {
+            "user_id": user_id,
+            "question": question,
+            "category": (result.get("category") or {}).get("label"),
+            "urgent": bool(result.get("urgent")),
+            "abstained": bool(result.get("abstained")),
+            "answer_ids": json.dumps([a["id"] for a in result.get("answers", [])]),
+            "model_version": str(result.get("model_version", "")),
+            "latency_ms": float(latency_ms),
+            "created_at": _utcnow(),
+        }
         try:
-            with sa.orm.Session(self.engine) as session, session.begin():
-                session.add(entry)
-                session.flush()
-                return entry.id
+            with self.engine.begin() as conn:
+                conn.execute(_INSERT, row)
         except SQLAlchemyError:
             log.warning("history write failed")
             self._tables_ready = False  # check the schema again once the DB is back

@@ -89,3 +89,17 @@ def test_unusable_jwks_entries_are_ignored():
         assert cache.get(good["kid"]) is not None
         for kid in ("rsa", "x25519", "enc", "broken"):
             assert cache.get(kid) is None
+
+
+def test_cached_token_still_expires(client, jwks, monkeypatch):
+    import time
+
+    from inference_service import auth
+
+    token = jwks.key.token(sub="cached", ttl=60)
+    assert ask(client, token).status_code == 200
+    assert ask(client, token).status_code == 200  # from the cache
+    later = time.time() + 120
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    resp = ask(client, token)
+    assert resp.status_code == 401 and "expired" in resp.get_json()["error"]["message"]
