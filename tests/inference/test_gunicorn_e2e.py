@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from openapi_schema_validator import OAS30Validator
 
 from tests.inference.server import gunicorn_server
 from training.store import ArtifactError, open_store, publish_version, read_manifest
@@ -97,6 +98,10 @@ def test_gunicorn_lifecycle_with_real_model(trained_store, trained_model_dir, tm
         )
         assert resp.status_code == 200, resp.text
         body = resp.json()
+        spec = requests.get(f"{server.url}/openapi.json", timeout=5).json()
+        schema = spec["paths"]["/api/v1/triage"]["post"]["responses"]["200"]["content"]
+        schema = {**schema["application/json"]["schema"], "components": spec["components"]}
+        OAS30Validator(schema).validate(body)
         assert body["model_version"] == original
         assert 0.0 <= body["category"]["confidence"] <= 1.0
         assert "not medical advice" in body["disclaimer"]
