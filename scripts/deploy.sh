@@ -39,7 +39,6 @@ tf apply -input=false -auto-approve \
   -target=aws_s3_bucket_server_side_encryption_configuration.artifacts \
   -target=aws_s3_bucket_public_access_block.artifacts -target=aws_s3_bucket_policy.artifacts \
   -target=aws_s3_bucket_ownership_controls.artifacts \
-  -target=aws_s3_bucket_lifecycle_configuration.artifacts \
   -target=aws_secretsmanager_secret.signing_key -target=aws_secretsmanager_secret.app_keys
 
 # Read attributes from the state (outputs exist only after the first full apply).

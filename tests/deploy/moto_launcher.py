@@ -4,6 +4,9 @@
   ``aws_appautoscaling_target``; moto answers "not implemented", so apply would fail. This
   adds the three calls (tags kept per ARN in the backend).
 - Deleting a Cloud Map DNS namespace deletes its hosted zone, as AWS does.
+- Bucket policies: moto ignores conditions, so the TLS-only statement (deny when
+  aws:SecureTransport is false) would refuse every request. Requests to the emulator stand in
+  for HTTPS ones, as they would be on AWS, so that statement is left out of the evaluation.
 
 Then it runs moto's own server entry point:
 
@@ -22,6 +25,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 from moto.applicationautoscaling import models as aas_models  # noqa: E402
 from moto.applicationautoscaling import responses as aas_responses  # noqa: E402
 from moto.route53 import route53_backends  # noqa: E402
+from moto.s3 import models as s3_models  # noqa: E402
 from moto.servicediscovery import models as sd_models  # noqa: E402
 from moto.utilities.utils import get_partition  # noqa: E402
 
@@ -60,6 +64,17 @@ def list_tags_for_resource(self: aas_responses.ApplicationAutoScalingResponse) -
     return json.dumps({"Tags": _tags(backend).get(arn, {})})
 
 
+def _denies_plain_http(statement: dict) -> bool:
+    condition = statement.get("Condition", {}).get("Bool", {})
+    return (
+        statement.get("Effect") == "Deny" and str(condition.get("aws:SecureTransport")) == "false"
+    )
+
+
+class _NoPolicy:
+    policy = None
+
+
 def patch() -> None:
     """Add the missing calls to moto's Application Auto Scaling responses."""
     cls = aas_responses.ApplicationAutoScalingResponse
@@ -93,6 +108,28 @@ def patch() -> None:
         return operation_id
 
     sd_models.ServiceDiscoveryBackend.delete_namespace = delete_namespace
+
+    original_get_permission = s3_models.FakeBucket.get_permission
+
+    def get_permission(self, action: str, resource: str):  # type: ignore[no-untyped-def]
+        if self.policy is None:
+            return original_get_permission(self, action, resource)
+        policy = json.loads(self.policy)
+        statements = policy.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        kept = [st for st in statements if not _denies_plain_http(st)]
+        if len(kept) == len(statements):
+            return original_get_permission(self, action, resource)
+        if not kept:
+            return original_get_permission(_NoPolicy(), action, resource)
+        saved = self.policy
+        self.policy = json.dumps({**policy, "Statement": kept}).encode()
+        try:
+            return original_get_permission(self, action, resource)
+        finally:
+            self.policy = saved
+
+    s3_models.FakeBucket.get_permission = get_permission
 
 
 def main() -> None:
