@@ -19,7 +19,9 @@ SEED = 20261122
 
 UNANSWERABLE = "unanswerable"
 # `support groups` has a single row: too few to learn, and its answer is general information.
-MERGED_QTYPES = {"support groups": "information"}
+# `considerations` ("What to do for X ?": diet and self-care) is, in a person's words, a
+# treatment question; kept apart, it captured most consumer "what can I do for X" questions.
+MERGED_QTYPES = {"support groups": "information", "considerations": "treatment"}
 # LiveQA consumer types -> our categories (table in ../shared/data/README.md).
 LIVEQA_TO_CATEGORY = {
     "treatment": "treatment",

@@ -45,13 +45,6 @@ def build_head(n_labels: int, seed: int) -> keras.Model:
     return keras.Model(emb, logits, name="head")
 
 
-def class_weights(y: np.ndarray, n_labels: int) -> dict[int, float]:
-    """Square-root balancing: helps the small classes without drowning the large ones."""
-    counts = np.bincount(y, minlength=n_labels).astype(np.float64)
-    w = np.sqrt(counts.max() / np.maximum(counts, 1))
-    return {i: float(w[i]) for i in range(n_labels)}
-
-
 def train_head(
     x: np.ndarray,
     y: np.ndarray,
@@ -76,7 +69,6 @@ def train_head(
         validation_data=(x_val, y_val),
         epochs=epochs,
         batch_size=BATCH,
-        class_weight=class_weights(y, n_labels),
         callbacks=[stop],
         shuffle=True,
         verbose=verbose,

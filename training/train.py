@@ -16,6 +16,7 @@ from training import data, unanswerable
 from training.embed_cache import cached_embeddings
 from training.encoder import load_pretrained_encoder, load_tokenizer, tokenizer_json_path
 from training.model import build_triage_model, fit_temperature, train_head
+from training.paraphrases import paraphrases
 from training.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
 from training.retrieval import BM25, Retriever, bm25_text
 from training.store import ArtifactStore, new_version_id, open_store, publish_version
@@ -38,11 +39,13 @@ def sample(df: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
 
 
 def training_texts(split_df: pd.DataFrame, drugs: list[str], seed: int) -> tuple[list, list]:
-    """Questions and answer starts labelled with their category, plus drug questions."""
+    """What the head learns from, in order: the split's questions, their answer starts,
+    drug questions (unanswerable) and consumer-style phrasings over the split's foci."""
     texts = split_df["question"].tolist() + [data.answer_start(a) for a in split_df["answer"]]
     labels = split_df["category"].tolist() * 2
     drug_q = unanswerable.questions(drugs, seed)
-    return texts + drug_q, labels + [data.UNANSWERABLE] * len(drug_q)
+    para_q, para_y = paraphrases(sorted(split_df["focus"].unique()), set(labels), seed)
+    return texts + drug_q + para_q, labels + [data.UNANSWERABLE] * len(drug_q) + para_y
 
 
 def pick_thresholds(pipe_probs: np.ndarray, sims: np.ndarray) -> dict:
@@ -85,15 +88,13 @@ def train(
     kb_a = cached_embeddings(encoder, tok, kb_a_text, "kb-answer", progress)
 
     drugs = unanswerable.drug_split(seed)
-    train_drugs = unanswerable.questions(drugs["train"], seed)
-    val_drugs = unanswerable.questions(drugs["val"], seed + 1)
-    d_train = cached_embeddings(encoder, tok, train_drugs, "drugs-train", progress)
-    d_val = cached_embeddings(encoder, tok, val_drugs, "drugs-val", progress)
+    x_text, y_text = training_texts(split.train, drugs["train"], seed)
+    extra = cached_embeddings(encoder, tok, x_text[2 * len(split.train) :], "extra", progress)
     rows, vrows = split.train["row"].to_numpy(), split.val["row"].to_numpy()
-    # The head learns from questions and from answer starts (no template wording there).
-    x = np.concatenate([kb_q[rows], kb_a[rows], d_train])
-    _, y_text = training_texts(split.train, drugs["train"], seed)  # same order as x
-    xv = np.concatenate([kb_q[vrows], d_val])
+    # Questions and answer starts are rows of the knowledge base: reuse their embeddings.
+    x = np.concatenate([kb_q[rows], kb_a[rows], extra])
+    val_drugs = unanswerable.questions(drugs["val"], seed + 1)
+    xv = np.concatenate([kb_q[vrows], cached_embeddings(encoder, tok, val_drugs, "val", progress)])
     v_lab = split.val["category"].tolist() + [data.UNANSWERABLE] * len(val_drugs)
     y = np.array([index[label] for label in y_text])
     yv = np.array([index[label] for label in v_lab])
