@@ -97,13 +97,13 @@ class Retriever:
 
     def rankings(self, text: str, emb: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Top candidates of each ranker, best first, and the dense similarity of every row."""
-        dense = np.maximum(self.q_emb @ emb, self.qa_emb @ emb)
+        by_question, by_answer = self.q_emb @ emb, self.qa_emb @ emb
         ranks = []
-        for scores in (self.bm25.scores(text), self.q_emb @ emb, self.qa_emb @ emb):
+        for scores in (self.bm25.scores(text), by_question, by_answer):
             top = np.argpartition(-scores, min(CANDIDATES, len(scores) - 1))[:CANDIDATES]
             top = top[np.argsort(-scores[top])]
             ranks.append(top[scores[top] > 0])
-        return ranks, dense
+        return ranks, np.maximum(by_question, by_answer)
 
     def search(
         self, text: str, emb: np.ndarray, category_probs: dict[str, float] | None, top_k: int
