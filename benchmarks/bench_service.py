@@ -95,6 +95,41 @@ def run_load(call, concurrency: int, seconds: float, warmup: float = 1.0) -> dic
     return summarize(latencies, seconds)
 
 
+class CpuMeter:
+    """CPU seconds used by the whole machine and by our processes over a measurement, so a
+    run on a machine busy with other work (training) can be recognised as such."""
+
+    def __init__(self, pids: list[int]):
+        import psutil
+
+        self.procs = [psutil.Process(os.getpid())]
+        for pid in pids:
+            parent = psutil.Process(pid)
+            self.procs += [parent, *parent.children(recursive=True)]
+        self.start = self._sample()
+
+    def _sample(self) -> tuple[float, float, float]:
+        import psutil
+
+        total = psutil.cpu_times()
+        busy = sum(total) - total.idle - getattr(total, "iowait", 0.0)
+        ours = 0.0
+        for proc in self.procs:
+            try:
+                t = proc.cpu_times()
+                ours += t.user + t.system
+            except psutil.Error:
+                pass
+        return time.monotonic(), busy, ours
+
+    def report(self) -> str:
+        t1, busy1, ours1 = self._sample()
+        t0, busy0, ours0 = self.start
+        wall = t1 - t0
+        others = max(0.0, (busy1 - busy0) - (ours1 - ours0))
+        return f"cores used: ours {(ours1 - ours0) / wall:.2f}, others {others / wall:.2f}"
+
+
 def http_caller(port: int, token: str):
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
 
@@ -135,6 +170,11 @@ def main() -> int:
         action="store_true",
         help="also compare workers x threads configurations over HTTP",
     )
+    parser.add_argument(
+        "--configs",
+        default="1x4:5:1000,2x1:5:1000,2x4:5:1000,2x2:0:2,2x4:0:4,4x1:0:1",
+        help="for --sweep: WORKERSxTHREADS:KEEPALIVE:CONNECTIONS, comma-separated",
+    )
     parser.add_argument("--skip-inprocess", action="store_true")
     args = parser.parse_args()
 
@@ -143,7 +183,10 @@ def main() -> int:
 
     cfg = Config()
     env_base = {"TF_CPP_MIN_LOG_LEVEL": "3", **os.environ}
-    print(f"store {cfg.ARTIFACT_STORE}, model {cfg.MODEL_VERSION}, cpus {os.cpu_count()}")
+    print(
+        f"store {cfg.ARTIFACT_STORE}, model {cfg.MODEL_VERSION}, cpus {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     probe = StoreSource(cfg.ARTIFACT_STORE, tempfile.mkdtemp(prefix="bench-cache-"))
     try:
         version = probe.resolve(cfg.MODEL_VERSION)
@@ -167,7 +210,7 @@ def main() -> int:
     with JwksServer() as jwks, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         token = jwks.key.token(sub="bench", ttl=3600)
 
-        def serve_env(cache: str, workers: int | None, threads: int | None) -> dict:
+        def serve_env(cache: str, workers, threads, keepalive=None, connections=None) -> dict:
             env = {
                 "MODEL_CACHE_DIR": cache,
                 "INFERENCE_DATABASE_URL": f"sqlite:///{tmp}/history.db",
@@ -181,6 +224,10 @@ def main() -> int:
                 env["INFERENCE_WORKERS"] = str(workers)
             if threads:
                 env["INFERENCE_THREADS"] = str(threads)
+            if keepalive is not None:
+                env["INFERENCE_KEEPALIVE"] = str(keepalive)
+            if connections is not None:
+                env["INFERENCE_WORKER_CONNECTIONS"] = str(connections)
             return env
 
         # 2. In-process: the same pipeline, same TensorFlow thread settings as a worker.
@@ -193,28 +240,38 @@ def main() -> int:
 
             results["inprocess"] = {}
             for c in LEVELS:
+                meter = CpuMeter([])
                 row = run_load(call, c, args.seconds)
                 results["inprocess"][c] = row
-                print(f"in-process   c={c}: {fmt(row)}")
+                print(f"in-process   c={c}: {fmt(row)}  [{meter.report()}]")
             del pipeline
 
         # 3. Cold start (empty cache: includes the download) and HTTP load.
-        configs = [(args.workers, args.threads)]
+        configs = [(args.workers, args.threads, None, None)]
         if args.sweep:
-            configs += [(1, 4), (2, 1), (2, 2), (2, 4), (3, 2), (4, 2)]
+            for item in args.configs.split(","):
+                size, keepalive, connections = item.split(":")
+                workers, threads = size.split("x")
+                configs.append((int(workers), int(threads), int(keepalive), int(connections)))
         results["http"] = {}
-        for workers, threads in configs:
+        for workers, threads, keepalive, connections in configs:
             cache = tempfile.mkdtemp(prefix="bench-cold-", dir=tmp)
             log = Path(tmp) / "gunicorn.log"
-            with gunicorn_server(serve_env(cache, workers, threads), log) as server:
+            env = serve_env(cache, workers, threads, keepalive, connections)
+            with gunicorn_server(env, log) as server:
                 cold = server.wait_ready()
                 port = int(server.url.rsplit(":", 1)[1])
-                label = f"{workers or 'conf'}x{threads or 'conf'}"
+                label = (
+                    "configured"
+                    if workers is None
+                    else (f"{workers}x{threads} ka={keepalive} conns={connections}")
+                )
                 print(f"HTTP {label}: cold start {cold:.2f}s")
                 rows = {}
                 for c in LEVELS:
+                    meter = CpuMeter([server.proc.pid])
                     rows[c] = run_load(http_caller(port, token), c, args.seconds)
-                    print(f"HTTP {label:7} c={c}: {fmt(rows[c])}")
+                    print(f"HTTP {label:24} c={c}: {fmt(rows[c])}  [{meter.report()}]")
                 results["http"][label] = {"cold_s": cold, "levels": rows}
 
     # 4. Ratios against the goals (for the configured sizing, the first run).

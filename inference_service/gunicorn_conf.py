@@ -24,7 +24,9 @@ threads = int(os.environ.get("INFERENCE_THREADS", "4"))
 # once and its heartbeat never stalls: the default timeout is enough even for a slow download.
 timeout = int(os.environ.get("INFERENCE_TIMEOUT", "30"))
 graceful_timeout = 20
-keepalive = 5
+keepalive = int(os.environ.get("INFERENCE_KEEPALIVE", "5"))
+# Connections a worker holds at once (in flight + idle keep-alive); see the sizing note.
+worker_connections = int(os.environ.get("INFERENCE_WORKER_CONNECTIONS", "1000"))
 # Restarting workers would reload the model: no max_requests.
 max_requests = 0
 # Heartbeat files in memory, not on a container's overlay filesystem.
