@@ -38,10 +38,46 @@ def build_spec(app: Flask, title: str, version: str) -> dict:
             if rule.rule.startswith(DOCUMENTED_PREFIXES) and "---" in (view.__doc__ or ""):
                 spec.path(view=view, app=app)
     doc = spec.to_dict()
+    _document_contract_errors(doc)
     # Every route, documented or not (HTML pages too), so another service's home page can
     # list this one's endpoints from /openapi.json alone. `x-` keys are valid OpenAPI.
     doc["x-routes"] = route_index(app)
     return doc
+
+
+# The contract's errors (CONTRACTS section 6) that any operation of a kind can answer, whether
+# or not its docstring lists them (found by fuzzing /openapi.json with schemathesis).
+_ERROR_DESCRIPTIONS = {
+    "400": "Bad JSON, fields or query parameters",
+    "401": "Missing, invalid, expired or revoked token",
+    "413": "Body over 16 KiB",
+    "415": "Not JSON",
+    "503": "Not ready (model not loaded or database unavailable)",
+}
+
+
+def _document_contract_errors(doc: dict) -> None:
+    """Add the contract's error responses an operation can give, each with the Error body."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in doc.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            statuses = []
+            if path.startswith("/api/"):
+                statuses.append("503")
+                if operation.get("parameters") or "requestBody" in operation:
+                    statuses.append("400")
+                if "requestBody" in operation:
+                    statuses += ["413", "415"]
+                if operation.get("security"):
+                    statuses.append("401")
+            responses = operation["responses"]
+            for status in statuses:
+                responses.setdefault(status, {"description": _ERROR_DESCRIPTIONS[status]})
+            for status, response in responses.items():
+                if str(status)[0] in "45" and "content" not in response:
+                    response["content"] = error
 
 
 def route_index(app: Flask) -> list[dict]:
