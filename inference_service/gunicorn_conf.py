@@ -2,8 +2,25 @@
 
     gunicorn -c inference_service/gunicorn_conf.py inference_service.wsgi:app
 
-Sizing (measured on the 2-core box, see documentation/inference.md and
-benchmarks/bench_service.py): SIZING_NOTE_PLACEHOLDER
+Sizing: 2 workers x 4 threads, keep-alive off, at most 4 connections per worker; TensorFlow
+uses 1 intra-op and 1 inter-op thread per worker (TF_INTRA_OP_THREADS / TF_INTER_OP_THREADS).
+Measured with benchmarks/bench_service.py on the 2-core machine (numbers and the full sweep in
+documentation/inference.md):
+
+- One triage is ~11 ms of CPU in the model (MiniLM encoder + head + retrieval), about 0.5 ms
+  in Flask/auth/history. With one TF thread per worker, one request keeps one core busy, so
+  two workers (one per core) are what uses both cores; a third or fourth worker adds a model
+  copy (~1 GB RSS each) and a TensorFlow start, and gave no more throughput.
+- Threads inside a worker do not run the model in parallel (TF's single inter-op thread
+  serialises them) but overlap the Python parts of one request with the model call of
+  another; 1 thread per worker left the cores idle between requests (2x1 was the slowest).
+- Keep-alive connections stick to the worker that accepted them: with 8 clients, one worker
+  could hold 5 connections and the other 3, and p99 at concurrency 8 went to 3-7x p50.
+  Without keep-alive and with at most `threads` connections per worker, a busy worker stops
+  accepting and the other takes the request: on a quiet moment, 2x4 gave 60 req/s at
+  concurrency 1, 130 at 4 (2.2x, 1.83 cores busy) and p99/p50 2.2 at 8. On loopback or behind
+  the load balancer a new connection per request costs well under a millisecond.
+- Scale out with more tasks (ECS), not more workers per task.
 """
 
 from __future__ import annotations
@@ -24,9 +41,10 @@ threads = int(os.environ.get("INFERENCE_THREADS", "4"))
 # once and its heartbeat never stalls: the default timeout is enough even for a slow download.
 timeout = int(os.environ.get("INFERENCE_TIMEOUT", "30"))
 graceful_timeout = 20
-keepalive = int(os.environ.get("INFERENCE_KEEPALIVE", "5"))
-# Connections a worker holds at once (in flight + idle keep-alive); see the sizing note.
-worker_connections = int(os.environ.get("INFERENCE_WORKER_CONNECTIONS", "1000"))
+# No keep-alive, and a worker takes no more connections than it has threads: requests then
+# spread over the workers one by one (see the sizing note above).
+keepalive = int(os.environ.get("INFERENCE_KEEPALIVE", "0"))
+worker_connections = int(os.environ.get("INFERENCE_WORKER_CONNECTIONS", str(threads)))
 # Restarting workers would reload the model: no max_requests.
 max_requests = 0
 # Heartbeat files in memory, not on a container's overlay filesystem.
