@@ -144,6 +144,8 @@ def evaluate_pipeline(pipe, df, split: data.Split, drugs: dict, seed: int, versi
             entry["consumer"] = consumer_scores(c_probs, labels, answerable["categories"].tolist())
         report[name] = entry
     if answerable is not None and len(answerable):
+        abstained = [pipe.triage(t)["abstained"] for t in answerable["text"]]
+        report["model"]["consumer"]["abstained"] = round(float(np.mean(abstained)), 4)
         report["always_treatment_consumer_top1"] = round(
             float(np.mean(["treatment" in g for g in answerable["categories"]])), 4
         )

@@ -77,10 +77,7 @@ class TriagePipeline:
             cat_probs = {self.labels[i]: float(probs[i]) for i in order}
             answers = self.retriever.search(question, emb, cat_probs, top_k)
             top_sim = max((a["similarity"] for a in answers), default=0.0)
-            if (
-                best["confidence"] < self.config["min_confidence"]
-                or top_sim < self.config["min_similarity"]
-            ):
+            if top_sim < self.config["min_similarity"]:
                 reason = LOW_CONFIDENCE_MESSAGE
                 answers = []
         return {

@@ -48,12 +48,13 @@ def training_texts(split_df: pd.DataFrame, drugs: list[str], seed: int) -> tuple
     return texts + drug_q + para_q, labels + [data.UNANSWERABLE] * len(drug_q) + para_y
 
 
-def pick_thresholds(pipe_probs: np.ndarray, sims: np.ndarray) -> dict:
-    """Abstain rarely on answerable held-out questions: the 2nd percentile of each signal."""
-    return {
-        "min_confidence": round(float(np.percentile(pipe_probs, 2)), 4),
-        "min_similarity": round(float(np.percentile(sims, 2)), 4),
-    }
+def pick_threshold(pipe) -> float:
+    """Abstain below the best answer similarity that off-topic questions reach (98th
+    percentile, plus a margin): below it a question looks no more medical than chatter."""
+    _, embs = pipe.predict(unanswerable.OFF_TOPIC)
+    r = pipe.retriever
+    sims = np.maximum(embs @ r.q_emb.T, embs @ r.qa_emb.T).max(axis=1)
+    return round(float(np.percentile(sims, 98)) + 0.05, 4)
 
 
 def train(
@@ -123,7 +124,6 @@ def train(
             "temperature": temperature,
             "seed": seed,
             "limit": limit,
-            "min_confidence": 0.0,
             "min_similarity": 0.0,
         }
         (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
@@ -132,9 +132,7 @@ def train(
 
         log("loading the saved model back (end to end from raw strings) and evaluating")
         pipe = TriagePipeline.load(out)
-        probs, embs = pipe.predict(split.val["question"].tolist())
-        sims = [max(float(np.max(retriever.q_emb @ e)), 0.0) for e in embs]
-        config.update(pick_thresholds(probs.max(axis=1), np.array(sims)))
+        config["min_similarity"] = pick_threshold(pipe)
         (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         pipe.config = config
         report = evaluate_pipeline(pipe, df, split, drugs, seed, version)

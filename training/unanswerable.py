@@ -100,3 +100,24 @@ def questions(drugs: list[str], seed: int, per_drug: int = 12) -> list[str]:
             other = drugs[int(rng.integers(len(drugs)))]
             out.append(TEMPLATES[t].format(d=d, e=other))
     return out
+
+
+# Questions with nothing medical in them: the retriever's best similarity for these marks the
+# level below which no answer can be trusted.
+OFF_TOPIC = [
+    "What is the capital of France?", "How do I fix a flat bicycle tire?",
+    "Best pizza recipe with mozzarella", "Who won the football game yesterday?",
+    "How do I install Python on Windows?", "Tell me a joke", "What time is it in Tokyo?",
+    "How do I change the oil in my car?", "Recommend a good science fiction novel",
+    "How tall is the Eiffel Tower?", "What is the exchange rate of the euro?",
+    "How do I reset my router password?", "Where can I buy cheap plane tickets?",
+    "What is the weather tomorrow?", "How do I bake sourdough bread?",
+    "Who wrote Pride and Prejudice?", "How do I learn to play the guitar?",
+    "What is the best phone to buy this year?", "How many planets are in the solar system?",
+    "Can you help me write a cover letter?", "How do I grow tomatoes on a balcony?",
+    "What movies are playing tonight?", "How do I file my taxes online?",
+    "Translate hello into Spanish", "What is the square root of 144?",
+    "How do I train my puppy to sit?", "Which programming language should I learn first?",
+    "How do I paint a room quickly?", "What are the rules of chess?",
+    "How long does it take to fly to London?",
+]  # fmt: skip
