@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 from marshmallow import Schema, ValidationError
@@ -24,6 +25,23 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+_DEFAULT_CSP = SECURITY_HEADERS["Content-Security-Policy"]
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else None
+
+
+def sibling_form_origins(config) -> list[str]:
+    """Origins of both services' public URLs: a form may post, or redirect, to either.
+
+    Browsers apply CSP form-action to a form's redirects too: the login form posts to the
+    user service, which redirects to the inference service's page (another port, so another
+    origin). With only 'self' Chromium aborts that redirect and logging in fails.
+    """
+    found = {_origin(config.get(key, "")) for key in ("INFERENCE_PUBLIC_URL", "USERS_PUBLIC_URL")}
+    return sorted(o for o in found if o)
 
 
 def init_web(app: Flask) -> None:
@@ -38,8 +56,16 @@ def init_web(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
+    memo: dict[str, str] = {}  # the CSP, built from the config on the first response
+
     @app.after_request
     def _headers(resp):
+        if "csp" not in memo:
+            extra = " ".join(sibling_form_origins(app.config))
+            memo["csp"] = _DEFAULT_CSP.replace(
+                "form-action 'self'", f"form-action 'self' {extra}".strip()
+            )
+        resp.headers.setdefault("Content-Security-Policy", memo["csp"])
         for key, value in SECURITY_HEADERS.items():
             resp.headers.setdefault(key, value)
         resp.headers["X-Request-ID"] = g.get("request_id", "")
