@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
 
 QUESTION_MIN = 3
 QUESTION_MAX = 2000
@@ -39,21 +39,30 @@ class TriageRequest(Schema):
             raise ValidationError(f"Question must be at least {QUESTION_MIN} characters.")
 
 
-class TriageLabel(Schema):
+class Response(Schema):
+    """Responses may gain fields (the contract allows extending): documented as open objects."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class TriageLabel(Response):
     label = fields.String(required=True)
     confidence = fields.Float(required=True)
 
 
-class TriageAnswer(Schema):
+class TriageAnswer(Response):
     id = fields.String(required=True, metadata={"description": "MedQuAD id, unchanged"})
     question = fields.String(required=True)
     answer = fields.String(required=True)
     focus = fields.String(required=True)
     source_url = fields.String(required=True)
     score = fields.Float(required=True)
+    category = fields.String(metadata={"description": "the category of the MedQuAD row"})
+    similarity = fields.Float(metadata={"description": "embedding similarity to the question"})
 
 
-class TriageResponse(Schema):
+class TriageResponse(Response):
     category = fields.Nested(TriageLabel, required=True)
     alternatives = fields.List(fields.Nested(TriageLabel), required=True)
     urgent = fields.Boolean(required=True)
@@ -70,14 +79,14 @@ class TriageResponse(Schema):
     latency_ms = fields.Float(metadata={"description": "time spent in the model"})
 
 
-class InferenceModelInfo(Schema):
+class InferenceModelInfo(Response):
     version = fields.String(required=True)
     labels = fields.List(fields.String(), required=True)
     metrics = fields.Dict(required=True)
     trained_at = fields.String(required=True, allow_none=True)
 
 
-class InferenceHistoryItem(Schema):
+class InferenceHistoryItem(Response):
     id = fields.Integer(required=True)
     question = fields.String(required=True)
     category = fields.String(required=True, allow_none=True)
@@ -89,17 +98,17 @@ class InferenceHistoryItem(Schema):
     created_at = fields.String(required=True, metadata={"format": "date-time"})
 
 
-class InferenceHistoryList(Schema):
+class InferenceHistoryList(Response):
     items = fields.List(fields.Nested(InferenceHistoryItem), required=True)
     total = fields.Integer(required=True)
     retention_days = fields.Float(required=True)
 
 
-class InferenceHistoryDeleted(Schema):
+class InferenceHistoryDeleted(Response):
     deleted = fields.Integer(required=True)
 
 
-class InferenceStatus(Schema):
+class InferenceStatus(Response):
     status = fields.String(required=True)
     model_version = fields.String(allow_none=True)
     detail = fields.String(allow_none=True)
