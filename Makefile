@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format train evaluate bench deploy destroy clean
+.PHONY: install run test lint format train evaluate bench deploy destroy clean docs screenshots
 
 install: $(STAMP)
 
@@ -46,6 +46,15 @@ deploy: install
 
 destroy: install
 	@bash scripts/destroy.sh
+
+# Re-render the architecture diagram from its Graphviz source (needs `dot`).
+docs:
+	dot -Tsvg documentation/architecture.dot -o documentation/architecture.svg
+	dot -Tpng -Gdpi=100 documentation/architecture.dot -o documentation/architecture.png
+
+# Re-take the documentation's screenshots with the browser tests (needs /usr/bin/chromium).
+screenshots: install
+	MEDTRIAGE_SCREENSHOTS=1 $(PY) -m pytest tests/e2e -q
 
 clean:
 	rm -rf $(VENV) .artifacts .data .cache
