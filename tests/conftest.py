@@ -28,7 +28,19 @@ def train_into(store_uri: str, limit: int = TEST_LIMIT, epochs: int = TEST_EPOCH
 
 
 @pytest.fixture(scope="session")
-def trained_store(tmp_path_factory) -> str:
+def medquad_csv() -> Path:
+    """The MedQuAD table: local, or downloaded once; skips where neither is possible."""
+    from training.data import medquad_path
+    from training.medquad_xml import MedQuADError
+
+    try:
+        return medquad_path()
+    except MedQuADError as exc:
+        pytest.skip(f"MedQuAD is not available here (no ../shared/data, no network): {exc}")
+
+
+@pytest.fixture(scope="session")
+def trained_store(tmp_path_factory, medquad_csv) -> str:
     """A file:// store holding one small model trained by `python -m training train`."""
     root = tmp_path_factory.mktemp("store")
     uri = f"file://{root}"
