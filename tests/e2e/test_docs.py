@@ -13,7 +13,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "documentation"
 SVG_NS = "{http://www.w3.org/2000/svg}"
-LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
 
 
 def svg_texts(svg: str) -> list[str]:
@@ -41,7 +41,7 @@ def test_architecture_diagram_is_rendered_from_its_source():
 def test_documentation_links_point_at_files():
     missing = []
     for md in sorted(DOCS.glob("*.md")):
-        for target in LINK.findall(md.read_text()):
+        for target in (a or b for a, b in LINK.findall(md.read_text())):
             if re.match(r"^[a-z]+:", target) or target.startswith("#"):
                 continue
             path = (md.parent / target.split("#")[0]).resolve()
