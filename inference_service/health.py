@@ -30,7 +30,8 @@ def readyz():
         503: {description: still loading, content: {application/json: {schema: InferenceStatus}}}
     """
     manager = current_app.extensions["model"]
-    manager.start()  # no-op unless this process has no loader thread yet (forked)
+    if current_app.config["MODEL_AUTOLOAD"]:
+        manager.start()  # no-op unless this process has no loader thread yet (forked)
     pipeline = manager.current
     if pipeline is None:
         body = {"status": "loading", "model_version": None, "detail": manager.last_error}

@@ -67,11 +67,14 @@ class StoreSource:
         return resolve_version(self.store(), spec)
 
     def fetch(self, version: str) -> Path:
-        from training.store import fetch_version
+        from training.store import fetch_version, writing
 
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        # A read-only or full cache directory fails here with an ArtifactError naming it.
+        with writing(self.cache_dir):
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            lock_file = open(self.cache_dir / ".fetch.lock", "w")  # noqa: SIM115 - closed below
         # Workers of one host share the cache: one downloads, the others wait and reuse it.
-        with open(self.cache_dir / ".fetch.lock", "w") as lock:
+        with lock_file as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 return Path(fetch_version(self.store(), version, self.cache_dir))
