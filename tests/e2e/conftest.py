@@ -97,7 +97,19 @@ class Services:
 
 
 @pytest.fixture(scope="session")
-def services(trained_store, tmp_path_factory) -> Iterator[Services]:
+def chromium() -> Path:
+    """Debian's Chromium, or a skip (checked before any service starts or model trains)."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"browser tests skipped: {CHROMIUM} not found (install Debian's chromium: "
+            "apt-get install chromium)"
+        )
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def services(chromium, trained_store, tmp_path_factory) -> Iterator[Services]:
     """The user service and the inference service, each on a free port with its own SQLite DB.
 
     The inference service verifies tokens with the user service's JWKS (USERS_SERVICE_URL),
@@ -172,16 +184,12 @@ def services(trained_store, tmp_path_factory) -> Iterator[Services]:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(chromium):
     """Debian's Chromium, headless; closed (with its processes) at the end of the session."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"browser tests skipped: {CHROMIUM} not found (install Debian's chromium: "
-            "apt-get install chromium)"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
