@@ -41,7 +41,7 @@ def serve(args: argparse.Namespace) -> int:
         str(HERE / "gunicorn_conf.py"),
         "inference_service.wsgi:app",
     ]
-    os.execvp(argv[0], argv)  # noqa: S606 - fixed argv, no shell
+    os.execvp(argv[0], argv)  # noqa: S606 - fixed argv, no shell  # nosec B606
     return 0
 
 

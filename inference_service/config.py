@@ -79,7 +79,7 @@ class Config:
         self.JWKS_MIN_REFETCH_SECONDS = _env_float("JWKS_MIN_REFETCH_SECONDS", 30.0)
         self.JWKS_TIMEOUT_SECONDS = _env_float("JWKS_TIMEOUT_SECONDS", 2.0)
         self.USERS_OPENAPI_CACHE_SECONDS = _env_float("USERS_OPENAPI_CACHE_SECONDS", 60.0)
-        self.TOKEN_COOKIE = "medtriage_token"  # noqa: S105 - a cookie name, not a secret
+        self.TOKEN_COOKIE = "medtriage_token"  # noqa: S105 - a cookie name, not a secret  # nosec B105
         # Both services share cookies (same host, other port): keep the session cookie apart.
         self.SESSION_COOKIE_NAME = "medtriage_inference_session"
         self.SESSION_COOKIE_HTTPONLY = True

@@ -48,7 +48,7 @@ worker_connections = int(os.environ.get("INFERENCE_WORKER_CONNECTIONS", str(thre
 # Restarting workers would reload the model: no max_requests.
 max_requests = 0
 # Heartbeat files in memory, not on a container's overlay filesystem.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108  # nosec B108 - gunicorn heartbeat files in shared memory
 
 # The app logs one JSON line per request with its request id; gunicorn's own access log
 # would duplicate it (and could include query strings).

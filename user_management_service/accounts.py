@@ -137,7 +137,7 @@ def delete_remote_history(user_id: str, token: str) -> bool:
     """Best effort: a failure is logged (never the token); retention expires it eventually."""
     url = f"{current_app.config['INFERENCE_SERVICE_URL']}/api/v1/history"
     try:
-        resp = requests.delete(
+        resp = requests.delete(  # nosec B113 - timeout passed below
             url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=current_app.config["INFERENCE_DELETE_TIMEOUT_SECONDS"],

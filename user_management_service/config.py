@@ -62,7 +62,7 @@ class Config:
         self.SESSION_COOKIE_NAME = "medtriage_users_session"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.TOKEN_COOKIE_NAME = "medtriage_token"  # noqa: S105 - a name, not a secret
+        self.TOKEN_COOKIE_NAME = "medtriage_token"  # noqa: S105 - a name, not a secret  # nosec B105
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         self.MIGRATE_ON_START = True
 

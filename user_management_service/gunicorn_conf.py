@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-bind = f"{os.environ.get('USERS_HOST', '0.0.0.0')}:{os.environ.get('USERS_PORT', '8001')}"  # noqa: S104 - containers
+bind = f"{os.environ.get('USERS_HOST', '0.0.0.0')}:{os.environ.get('USERS_PORT', '8001')}"  # noqa: S104 - containers  # nosec B104 - containers
 
 # Two workers with two threads each: the expensive part of this service is argon2id
 # (64 MiB, ~0.1-0.3 s of CPU per login), which releases the GIL, so four concurrent hashes
@@ -21,7 +21,7 @@ preload_app = False
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108  # nosec B108 - gunicorn heartbeat files in shared memory
 
 # Access log: one JSON-ish line per request on stdout. Path only (%(U)s, no query string) and
 # no headers, so tokens and passwords never reach the log; the request id links it to the

@@ -46,7 +46,7 @@ def record_failure(keys: list[str], window_seconds: int) -> None:
     now = utcnow()
     sess.add_all([LoginFailure(key=key, at=now) for key in keys])
     # Prune now and then, not on every failure; the query above ignores stale rows anyway.
-    if random.random() < 0.05:  # noqa: S311 - not security relevant
+    if random.random() < 0.05:  # noqa: S311 - not security relevant  # nosec B311
         sess.execute(
             delete(LoginFailure).where(LoginFailure.at < now - timedelta(seconds=window_seconds))
         )
