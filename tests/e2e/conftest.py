@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("MEDTRIAGE_CHROMIUM", "/usr/bin/chromium"))
@@ -39,12 +40,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT_DIR = REPO / "documentation" / "screenshots"
 PASSWORD = "a long passphrase for tests"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

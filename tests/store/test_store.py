@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.s3server import free_ports
+from tests.net import free_ports
 from training.store import (
     ArtifactError,
     ArtifactNotFound,

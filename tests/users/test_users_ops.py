@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.net import free_port as _free_port
 from tests.users.conftest import PASSWORD, bearer, sqlite_only
 from user_management_service import config as config_module
 from user_management_service import create_app, db
@@ -163,12 +163,6 @@ def test_gunicorn_conf(monkeypatch):
     line = conf.access_log_format % {"t": "[now]", "h": "1.2.3.4", "m": "GET", "U": "/healthz",
                                      "s": 200, "B": 10, "M": 3, "{x-request-id}o": "abc"}  # fmt: skip
     assert json.loads(line)["path"] == "/healthz"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow
