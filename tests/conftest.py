@@ -62,3 +62,12 @@ def pipeline(trained_model_dir):
     from training.pipeline import TriagePipeline
 
     return TriagePipeline.load(trained_model_dir)
+
+
+@pytest.fixture(scope="session")
+def jwks():
+    """A JWKS server with the tests' own signing key (stands in for the user service)."""
+    from tests.jwks import JwksServer
+
+    with JwksServer() as server:
+        yield server

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from inference_service import create_app
 from tests.inference.fakes import FakeSource
-from tests.jwks import JwksServer
-
-
-@pytest.fixture(scope="session")
-def jwks():
-    with JwksServer() as server:
-        yield server
+from tests.net import wait_for
 
 
 @pytest.fixture
 def source():
     return FakeSource()
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.inference.conftest import wait_for
+from tests.net import wait_for
 from tests.pgserver import PostgresUnavailable, postgres_server
 
 

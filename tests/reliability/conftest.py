@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.jwks import JwksServer
+from tests.net import wait_for
 from tests.users.conftest import PASSWORD, base_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,21 +36,6 @@ class LoadedSource:
 
     def load(self, path: Path):
         return self.pipeline
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
-@pytest.fixture(scope="session")
-def jwks():
-    with JwksServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ import sys
 
 import pytest
 
+from tests.net import wait_for
 from tests.pgserver import PostgresUnavailable, postgres_server
-from tests.reliability.conftest import REPO, LoadedSource, register, wait_for
+from tests.reliability.conftest import REPO, LoadedSource, register
 from tests.reliability.faults import MountUnavailable, tmpfs
 from tests.users.conftest import PASSWORD, base_config
 

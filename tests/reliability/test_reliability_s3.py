@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import wait_for
+from tests.net import wait_for
 from tests.reliability.faults import FlakyProxy
 from tests.s3server import s3_client, seaweedfs_server
 from training.store import open_store, publish_version

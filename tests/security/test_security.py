@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.inference.fakes import FakeSource
-from tests.jwks import JwksServer, SigningKey
+from tests.jwks import SigningKey
 from tests.users.conftest import PASSWORD, base_config, csrf_token
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,12 +37,6 @@ SQL = [
     "\\'; DELETE FROM history; --",
     "%' UNION SELECT * FROM users --",
 ]
-
-
-@pytest.fixture
-def jwks():
-    with JwksServer() as server:
-        yield server
 
 
 @pytest.fixture
