@@ -2,25 +2,30 @@
 
     gunicorn -c inference_service/gunicorn_conf.py inference_service.wsgi:app
 
-Sizing: 2 workers x 4 threads, keep-alive off, at most 4 connections per worker; TensorFlow
+Sizing: 2 workers x 2 threads, keep-alive off, at most 2 connections per worker; TensorFlow
 uses 1 intra-op and 1 inter-op thread per worker (TF_INTRA_OP_THREADS / TF_INTER_OP_THREADS).
-Measured with benchmarks/bench_service.py on the 2-core machine (numbers and the full sweep in
-documentation/inference.md):
+Measured with `benchmarks/bench_service.py --sweep` on the 2-core machine, in a window where
+other processes used no CPU (numbers, and noisier runs, in documentation/inference.md):
 
-- One triage is ~11 ms of CPU in the model (MiniLM encoder + head + retrieval), about 0.5 ms
-  in Flask/auth/history. With one TF thread per worker, one request keeps one core busy, so
-  two workers (one per core) are what uses both cores; a third or fourth worker adds a model
-  copy (~1 GB RSS each) and a TensorFlow start, and gave no more throughput.
-- Threads inside a worker do not run the model in parallel (TF's single inter-op thread
-  serialises them) but overlap the Python parts of one request with the model call of
-  another; 1 thread per worker left the cores idle between requests (2x1 was the slowest).
-- Keep-alive connections stick to the worker that accepted them: with 8 clients, one worker
-  could hold 5 connections and the other 3, and p99 at concurrency 8 went to 3-7x p50.
-  Without keep-alive and with at most `threads` connections per worker, a busy worker stops
-  accepting and the other takes the request: on a quiet moment, 2x4 gave 60 req/s at
-  concurrency 1, 130 at 4 (2.2x, 1.83 cores busy) and p99/p50 2.2 at 8. On loopback or behind
-  the load balancer a new connection per request costs well under a millisecond.
-- Scale out with more tasks (ECS), not more workers per task.
+    size  keep-alive conns/worker   c=1 p50  c=1 req/s  c=4 req/s  c=8 p50/p99     cold start
+    2x2   off        2              12.9 ms   75         155 (2.1x) 52/69 ms       11.1 s
+    2x4   off        4              15.2 ms   66         137 (2.1x) 55/92 ms        7.4 s
+    4x1   off        1              13.1 ms   73         151 (2.1x) 52/73 ms       14.7 s
+    1x4   off        4              13.2 ms   74         131        (others busy)   8.0 s
+    2x4   5 s        1000           13.5 ms   65         102        100/241 ms      9.4 s
+    in-process pipeline             11.0 ms   89         109        63/94 ms
+
+- One triage is ~11 ms of CPU in the pipeline (MiniLM encoder, head, retrieval) with one TF
+  thread, and ~1 ms in Flask, auth, history and gunicorn. One request keeps one core busy, so
+  two workers (one per core) are what uses both cores. 4x1 is as fast but holds four model
+  copies (~0.93 GB RSS each) and starts slower: scale out with more tasks instead.
+- Two threads per worker overlap the Python part of one request with the model call of the
+  other (a worker runs one model call at a time: a single TF inter-op thread).
+- Keep-alive connections stick to the worker that accepted them: with 8 clients one worker
+  may hold 5 and the other 3, and p99 at concurrency 8 went to 2.4-7x p50. Without keep-alive,
+  and with a worker taking no more connections than it has threads, a busy worker stops
+  accepting and the idle one takes the next request. A new connection per request costs well
+  under a millisecond on loopback or from the load balancer.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ preload_app = False
 
 worker_class = "gthread"
 workers = int(os.environ.get("INFERENCE_WORKERS", "2"))
-threads = int(os.environ.get("INFERENCE_THREADS", "4"))
+threads = int(os.environ.get("INFERENCE_THREADS", "2"))
 
 # The model loads in a background thread, so the worker answers /healthz (and /readyz 503) at
 # once and its heartbeat never stalls: the default timeout is enough even for a slow download.
