@@ -16,11 +16,13 @@ other processes used no CPU (numbers, and noisier runs, in documentation/inferen
     in-process pipeline             11.0 ms   89         109        63/94 ms
 
 - One triage is ~11 ms of CPU in the pipeline (MiniLM encoder, head, retrieval) with one TF
-  thread, and ~1 ms in Flask, auth, history and gunicorn. One request keeps one core busy, so
+  thread, ~1 ms in Flask, auth and history, ~1.5-2 ms in gunicorn, loopback and the client.
+  One request keeps one core busy, so
   two workers (one per core) are what uses both cores. 4x1 is as fast but holds four model
   copies (~0.93 GB RSS each) and starts slower: scale out with more tasks instead.
-- Two threads per worker overlap the Python part of one request with the model call of the
-  other (a worker runs one model call at a time: a single TF inter-op thread).
+- Inside one process concurrent model calls overlap only partly (the GIL around the Python
+  parts of the pipeline: 1x4 used 1.68 cores at c=4, 2x2 1.95). Two threads per worker overlap
+  one request's Python work with the other's model call.
 - Keep-alive connections stick to the worker that accepted them: with 8 clients one worker
   may hold 5 and the other 3, and p99 at concurrency 8 went to 2.4-7x p50. Without keep-alive,
   and with a worker taking no more connections than it has threads, a busy worker stops
