@@ -26,7 +26,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.inference.server import gunicorn_server  # noqa: E402
+from tests.gunicorn import gunicorn_server  # noqa: E402
 from tests.jwks import JwksServer  # noqa: E402
 from tests.reliability.load import run_load  # noqa: E402
 

@@ -10,20 +10,15 @@ the work tree clean.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
+from tests.gunicorn import Gunicorn, start
 from tests.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,49 +35,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT_DIR = REPO / "documentation" / "screenshots"
 PASSWORD = "a long passphrase for tests"
-
-
-@dataclass
-class Service:
-    name: str
-    proc: subprocess.Popen
-    url: str
-    log: Path
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-
-
-def start_gunicorn(name: str, conf: str, app: str, env: dict, port: int, log: Path) -> Service:
-    """One gunicorn master in its own process group (so a kill reaches its workers)."""
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "-c", str(REPO / conf), app]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            cmd,
-            cwd=REPO,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Service(name, proc, f"http://127.0.0.1:{port}", log)
 
 
 @dataclass
@@ -148,28 +100,10 @@ def services(chromium, trained_store, tmp_path_factory) -> Iterator[Services]:
     }
     (root / "users").mkdir()
     (root / "inference").mkdir()
-    started: list[Service] = []
+    started: list[Gunicorn] = []
     try:
-        started.append(
-            start_gunicorn(
-                "user service",
-                "user_management_service/gunicorn_conf.py",
-                "user_management_service:create_app()",
-                users_env,
-                users_port,
-                root / "users.log",
-            )
-        )
-        started.append(
-            start_gunicorn(
-                "inference service",
-                "inference_service/gunicorn_conf.py",
-                "inference_service.wsgi:app",
-                inference_env,
-                inference_port,
-                root / "inference.log",
-            )
-        )
+        started.append(start("users", users_env, root / "users.log", users_port))
+        started.append(start("inference", inference_env, root / "inference.log", inference_port))
         for service in started:
             service.wait_ready(timeout=180)
         yield Services(inference=inference_url, users=users_url)

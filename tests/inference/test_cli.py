@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.inference.server import REPO
+from tests.gunicorn import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from openapi_schema_validator import OAS30Validator
 
-from tests.inference.server import gunicorn_server
+from tests.gunicorn import gunicorn_server
 from training.store import ArtifactError, open_store, publish_version, read_manifest
 
 pytestmark = pytest.mark.slow

@@ -3,18 +3,10 @@ the two services as in-process apps (fuzzing) or under gunicorn (load and faults
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.net import wait_for
 from tests.users.conftest import PASSWORD, base_config
@@ -91,70 +83,3 @@ def register(client, email: str, password: str = PASSWORD) -> str:
     resp = client.post("/api/v1/tokens", json={"email": email, "password": password})
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()["access_token"]
-
-
-# --- gunicorn -------------------------------------------------------------------------------
-
-
-class Service:
-    def __init__(self, proc: subprocess.Popen, url: str, log: Path):
-        self.proc = proc
-        self.url = url
-        self.log = log
-
-    def wait(self, path: str = "/readyz", timeout: float = 180.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-3000:]}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}{path}", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise TimeoutError(
-            f"{self.url}{path} not 200 in {timeout}s: {self.log.read_text()[-3000:]}"
-        )
-
-    def workers(self) -> list[int]:
-        """Pids of the gunicorn workers (children of the master)."""
-        out = subprocess.run(
-            ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return [int(p) for p in out.stdout.split()]
-
-
-@contextlib.contextmanager
-def users_gunicorn(env: dict[str, str], log: Path) -> Iterator[Service]:
-    """The user service under gunicorn with its own config; always terminated."""
-    from tests.inference.server import free_port
-
-    port = free_port()
-    full_env = {**os.environ, "USERS_PORT": str(port), "USERS_HOST": "127.0.0.1", **env}
-    cmd = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "-c", str(REPO / "user_management_service" / "gunicorn_conf.py"),
-        "user_management_service:create_app()",
-    ]  # fmt: skip
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        yield Service(proc, f"http://127.0.0.1:{port}", log)
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group, SIGKILL it if it lingers."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)

@@ -16,7 +16,7 @@ import psutil
 import pytest
 import requests
 
-from tests.inference.server import gunicorn_server
+from tests.gunicorn import gunicorn_server
 from tests.reliability.load import run_load
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,92 @@
+"""Run either service under real gunicorn, for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+from tests.net import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+# service -> (gunicorn config, WSGI app, port variable)
+SERVICES = {
+    "inference": ("inference_service/gunicorn_conf.py", "inference_service.wsgi:app", "INFERENCE_PORT"),
+    "users": ("user_management_service/gunicorn_conf.py", "user_management_service:create_app()", "USERS_PORT"),
+}  # fmt: skip
+
+
+class Gunicorn:
+    """A gunicorn master in its own process group (so a kill reaches its workers)."""
+
+    def __init__(self, name: str, proc: subprocess.Popen, url: str, started: float, log: Path):
+        self.name = name
+        self.proc = proc
+        self.url = url
+        self.started = started
+        self.log = log
+
+    def _wait(self, path: str, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} gunicorn exited: {self.log.read_text()[-3000:]}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{self.url}{path}", timeout=1).status_code == 200:
+                    return time.monotonic() - self.started
+            time.sleep(0.05)
+        raise TimeoutError(
+            f"{self.name}: no 200 from {path} in {timeout}s: {self.log.read_text()[-3000:]}"
+        )
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        """Seconds from process start until /readyz answered 200."""
+        return self._wait("/readyz", timeout)
+
+    def wait_up(self, timeout: float = 60.0) -> None:
+        """Until /healthz answers (the process serves, the model may still be loading)."""
+        self._wait("/healthz", timeout)
+
+    def stop(self) -> None:
+        """SIGTERM the master; SIGKILL the whole group if it lingers."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
+def start(service: str, env: dict[str, str], log: Path, port: int | None = None) -> Gunicorn:
+    """Start `service` ("inference" or "users") with its own gunicorn config on a free port."""
+    conf, app, port_var = SERVICES[service]
+    port = port or free_port()
+    full_env = {**os.environ, port_var: str(port), "TF_CPP_MIN_LOG_LEVEL": "3", **env}
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "-c", str(REPO / conf), app]
+    with open(log, "w") as out:
+        started = time.monotonic()
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            cmd, cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    return Gunicorn(service, proc, f"http://127.0.0.1:{port}", started, log)
+
+
+@contextlib.contextmanager
+def gunicorn_server(
+    env: dict[str, str], log: Path, port: int | None = None, service: str = "inference"
+) -> Iterator[Gunicorn]:
+    """Start gunicorn for `service`; always terminated on exit."""
+    server = start(service, env, log, port)
+    try:
+        yield server
+    finally:
+        server.stop()
