@@ -129,7 +129,7 @@ variable "inference" {
     min_count          = 2
     max_count          = 8
     gunicorn_workers   = 2
-    gunicorn_threads   = 4
+    gunicorn_threads   = 2 # measured best on 2 vCPU: see inference_service/gunicorn_conf.py
     cpu_target_percent = 60
     requests_per_task  = 300
   }
@@ -155,7 +155,7 @@ variable "users" {
     min_count          = 2
     max_count          = 6
     gunicorn_workers   = 2
-    gunicorn_threads   = 4
+    gunicorn_threads   = 2 # as user_management_service/gunicorn_conf.py
     cpu_target_percent = 60
     requests_per_task  = 500
   }
