@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export ARTIFACT_STORE="${ARTIFACT_STORE:-file://./.artifacts}"
 export INFERENCE_PORT="${INFERENCE_PORT:-8000}" USERS_PORT="${USERS_PORT:-8001}"
+# Local runs listen on loopback only; containers set the hosts to 0.0.0.0.
+export INFERENCE_HOST="${INFERENCE_HOST:-127.0.0.1}" USERS_HOST="${USERS_HOST:-127.0.0.1}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 mkdir -p .data
 
@@ -23,10 +25,12 @@ $PY -m inference_service fetch
 .venv/bin/gunicorn -c inference_service/gunicorn_conf.py "inference_service:create_app()" &
 pids+=($!)
 
-for _ in $(seq 1 120); do
-  curl -fs "http://127.0.0.1:$INFERENCE_PORT/readyz" >/dev/null 2>&1 && break
+ready=no
+for _ in $(seq 1 180); do
+  curl -fs "http://127.0.0.1:$INFERENCE_PORT/readyz" >/dev/null 2>&1 && { ready=yes; break; }
   sleep 1
 done
 echo
+[ "$ready" = yes ] || echo "The model is still loading: /readyz turns 200 when it serves."
 echo "MedTriage is running: http://127.0.0.1:$INFERENCE_PORT/  (user service on :$USERS_PORT). Ctrl-C stops both."
 wait -n "${pids[@]}"
