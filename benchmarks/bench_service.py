@@ -28,19 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.gunicorn import gunicorn_server  # noqa: E402
 from tests.jwks import JwksServer  # noqa: E402
+from tests.reliability.load import QUESTIONS  # noqa: E402
 
-QUESTIONS = [
-    "What are the symptoms of glaucoma?",
-    "How is high blood pressure treated?",
-    "What causes kidney stones?",
-    "Is cystic fibrosis inherited?",
-    "How many people are affected by Huntington disease?",
-    "What is the outlook for people with ALS?",
-    "How can I prevent osteoporosis?",
-    "What tests diagnose celiac disease?",
-    "My child has a fever and a rash, what could it be?",
-    "What are the treatments for psoriasis?",
-]
 LEVELS = (1, 4, 8)
 
 

@@ -135,3 +135,15 @@ def postgres_server(tmp_dir: str | os.PathLike) -> Iterator[PostgresServer]:
         server.stop()
         if owned_tmp is not None:
             shutil.rmtree(owned_tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_or_skip(tmp_dir: Path) -> Iterator[PostgresServer]:
+    """`postgres_server`, or a pytest skip saying why where PostgreSQL cannot run here."""
+    import pytest
+
+    try:
+        with postgres_server(tmp_dir) as server:
+            yield server
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")

@@ -5,16 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.net import wait_for
-from tests.pgserver import PostgresUnavailable, postgres_server
+from tests.pgserver import postgres_or_skip
 
 
 @pytest.fixture(scope="module")
 def pg(tmp_path_factory):
-    try:
-        with postgres_server(tmp_path_factory.mktemp("pg")) as server:
-            yield server
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL not available: {exc}")
+    with postgres_or_skip(tmp_path_factory.mktemp("pg")) as server:
+        yield server
 
 
 def test_history_on_postgres_with_outage(make_app, pg, jwks):

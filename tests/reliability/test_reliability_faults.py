@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tests.net import wait_for
-from tests.pgserver import PostgresUnavailable, postgres_server
+from tests.pgserver import postgres_or_skip
 from tests.reliability.conftest import REPO, LoadedSource, register
 from tests.reliability.faults import MountUnavailable, tmpfs
 from tests.users.conftest import PASSWORD, base_config
@@ -23,11 +23,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def pg(tmp_path):
-    try:
-        with postgres_server(tmp_path / "pg") as server:
-            yield server
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL not available: {exc}")
+    with postgres_or_skip(tmp_path / "pg") as server:
+        yield server
 
 
 def test_postgres_restart_under_both_services(pg, pipeline, jwks, tmp_path, quiet_logs):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import sqlalchemy as sa
 
-from tests.pgserver import PostgresUnavailable, postgres_server
+from tests.pgserver import postgres_or_skip
 from user_management_service import create_app, db
 
 PASSWORD = "correct horse battery"
@@ -18,11 +18,8 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="session")
 def pg(tmp_path_factory):
     """One PostgreSQL server for the session; each test gets its own database on it."""
-    try:
-        with postgres_server(tmp_path_factory.mktemp("pg")) as server:
-            yield server
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    with postgres_or_skip(tmp_path_factory.mktemp("pg")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.pgserver import PostgresUnavailable, postgres_server
+from tests.pgserver import postgres_or_skip
 from tests.users.conftest import PASSWORD, base_config, bearer
 from user_management_service import create_app, db
 
@@ -37,11 +37,8 @@ def test_simultaneous_registrations_of_one_email(app):
 @pytest.fixture
 def own_pg(tmp_path):
     """A server of this test's own, so stopping it disturbs no other test."""
-    try:
-        with postgres_server(tmp_path / "pg") as server:
-            yield server
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    with postgres_or_skip(tmp_path / "pg") as server:
+        yield server
 
 
 def test_database_outage_gives_503_and_recovers_without_restart(own_pg, tmp_path):
