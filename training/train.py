@@ -127,7 +127,7 @@ def train(
             "min_similarity": 0.0,
         }
         (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-        manifest_extra = manifest_fields(data_sha, labels, version)
+        manifest_extra = manifest_fields(data_sha, labels)
         (out / "manifest.json").write_text(json.dumps({"version": version, **manifest_extra}))
 
         log("loading the saved model back (end to end from raw strings) and evaluating")
@@ -136,6 +136,7 @@ def train(
         (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         pipe.config = config
         report = evaluate_pipeline(pipe, df, split, drugs, seed, version)
+        report["seed"] = seed
         report["training_seconds"] = round(time.time() - started, 1)
         (out / "metrics.json").write_text(json.dumps(report, indent=2))
         write_report(out, report, history, labels)
@@ -146,7 +147,7 @@ def train(
     return version
 
 
-def manifest_fields(data_sha: str, labels: list[str], version: str) -> dict:
+def manifest_fields(data_sha: str, labels: list[str]) -> dict:
     import sklearn
     import tensorflow as tf
 
