@@ -25,6 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+# The in-process side gets the BLAS threading the gunicorn workers get (gunicorn_conf.py).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, os.environ.get("INFERENCE_BLAS_THREADS", "1"))
 
 from tests.gunicorn import gunicorn_server  # noqa: E402
 from tests.jwks import JwksServer  # noqa: E402
