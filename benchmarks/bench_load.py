@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--store", default=os.environ.get("ARTIFACT_STORE"))
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)  # as gunicorn_conf.py
     parser.add_argument("--skip-kill", action="store_true", help="only the steady run")
     args = parser.parse_args()
 
