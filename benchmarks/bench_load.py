@@ -26,9 +26,9 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.gunicorn import gunicorn_server  # noqa: E402
-from tests.jwks import JwksServer  # noqa: E402
-from tests.reliability.load import run_load  # noqa: E402
+from testkit.gunicorn import gunicorn_server  # noqa: E402
+from testkit.jwks import JwksServer  # noqa: E402
+from testkit.load import run_load  # noqa: E402
 
 
 def main() -> int:

@@ -25,7 +25,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-QUESTIONS = pd.read_csv(REPO / "tests" / "redflag_cases.csv")["question"].tolist()
+QUESTIONS = pd.read_csv(REPO / "medtriage" / "data" / "redflag_cases.csv")["question"].tolist()
 
 TORCH_SCRIPT = """
 import json, os, sys, time, statistics
@@ -90,10 +90,10 @@ def main() -> int:
 
     import tensorflow as tf
 
+    from medtriage.pipeline import TriagePipeline
+    from medtriage.store import fetch_version, open_store
     from training import data, unanswerable
     from training.evaluate import train_baseline
-    from training.pipeline import TriagePipeline
-    from training.store import fetch_version, open_store
 
     rss_start = psutil.Process().memory_info().rss
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,9 +29,9 @@ sys.path.insert(0, str(REPO))
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, os.environ.get("INFERENCE_BLAS_THREADS", "1"))
 
-from tests.gunicorn import gunicorn_server  # noqa: E402
-from tests.jwks import JwksServer  # noqa: E402
-from tests.reliability.load import QUESTIONS  # noqa: E402
+from testkit.gunicorn import gunicorn_server  # noqa: E402
+from testkit.jwks import JwksServer  # noqa: E402
+from testkit.load import QUESTIONS  # noqa: E402
 
 LEVELS = (1, 4, 8)
 

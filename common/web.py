@@ -121,3 +121,17 @@ def _first_error(messages, prefix: str = "") -> str:
     if isinstance(messages, list):
         return prefix + " ".join(str(m) for m in messages)
     return prefix + str(messages)
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    """An integer query argument in [low, high]; 400 with the argument's name otherwise."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise APIError(400, f"{name} must be an integer.", "invalid_field") from None
+    if not low <= value <= high:
+        raise APIError(400, f"{name} must be between {low} and {high}.", "invalid_field")
+    return value

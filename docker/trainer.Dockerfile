@@ -10,6 +10,7 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml requirements.lock ./
 COPY common ./common
+COPY medtriage ./medtriage
 COPY training ./training
 COPY inference_service ./inference_service
 COPY user_management_service ./user_management_service

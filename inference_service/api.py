@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
-from common.errors import APIError
-from common.web import json_body
+from common.web import int_arg, json_body
 
 from .auth import require_user
 from .schemas import TriageRequest
@@ -61,19 +60,6 @@ def model():
     return jsonify(model_info())
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise APIError(400, f"{name} must be an integer.", "invalid_field") from None
-    if not low <= value <= high:
-        raise APIError(400, f"{name} must be between {low} and {high}.", "invalid_field")
-    return value
-
-
 @bp.get("/history")
 def history_list():
     """List the caller's own past questions, newest first.
@@ -92,8 +78,8 @@ def history_list():
         503: {description: database unavailable, content: {application/json: {schema: Error}}}
     """
     user = require_user()
-    limit = _int_arg("limit", 50, 1, 200)
-    offset = _int_arg("offset", 0, 0, 10**9)
+    limit = int_arg("limit", 50, 1, 200)
+    offset = int_arg("offset", 0, 0, 10**9)
     store = current_app.extensions["history"]
     items, total = store.list(user.id, limit=limit, offset=offset)
     return jsonify(

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 from common import REPO_ROOT
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
+from common.secret_file import read_or_create_secret
+from common.settings import env_bool, env_float, env_int
 
 
 def data_dir() -> Path:
@@ -36,15 +23,7 @@ def secret_key() -> str:
     key = os.environ.get("INFERENCE_SECRET_KEY")
     if key:
         return key
-    path = data_dir() / "inference_secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    return read_or_create_secret(data_dir() / "inference_secret_key").hex()
 
 
 class Config:
@@ -60,36 +39,36 @@ class Config:
             "MODEL_CACHE_DIR", str((REPO_ROOT / ".cache" / "models").resolve())
         )
         # How often to look for a newer LATEST (only when MODEL_VERSION is "latest"); 0 = never.
-        self.MODEL_POLL_SECONDS = _env_float("MODEL_POLL_SECONDS", 60.0)
+        self.MODEL_POLL_SECONDS = env_float("MODEL_POLL_SECONDS", 60.0)
         # Backoff while no model could be loaded yet (store unreachable, bad artifact).
-        self.MODEL_RETRY_INITIAL_SECONDS = _env_float("MODEL_RETRY_INITIAL_SECONDS", 1.0)
-        self.MODEL_RETRY_MAX_SECONDS = _env_float("MODEL_RETRY_MAX_SECONDS", 60.0)
-        self.MODEL_AUTOLOAD = os.environ.get("MODEL_AUTOLOAD", "1") != "0"
+        self.MODEL_RETRY_INITIAL_SECONDS = env_float("MODEL_RETRY_INITIAL_SECONDS", 1.0)
+        self.MODEL_RETRY_MAX_SECONDS = env_float("MODEL_RETRY_MAX_SECONDS", 60.0)
+        self.MODEL_AUTOLOAD = env_bool("MODEL_AUTOLOAD", True)
         self.INFERENCE_DATABASE_URL = os.environ.get(
             "INFERENCE_DATABASE_URL", f"sqlite:///{data / 'inference.db'}"
         )
-        self.HISTORY_RETENTION_DAYS = _env_float("HISTORY_RETENTION_DAYS", 30.0)
-        self.HISTORY_PURGE_SECONDS = _env_float("HISTORY_PURGE_SECONDS", 3600.0)
+        self.HISTORY_RETENTION_DAYS = env_float("HISTORY_RETENTION_DAYS", 30.0)
+        self.HISTORY_PURGE_SECONDS = env_float("HISTORY_PURGE_SECONDS", 3600.0)
         self.USERS_SERVICE_URL = os.environ.get("USERS_SERVICE_URL", "http://127.0.0.1:8001")
         self.USERS_PUBLIC_URL = os.environ.get("USERS_PUBLIC_URL", "http://127.0.0.1:8001")
         self.INFERENCE_PUBLIC_URL = os.environ.get("INFERENCE_PUBLIC_URL", "")
         self.JWT_ISSUER = os.environ.get("JWT_ISSUER", "medtriage-users")
         self.JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE", "medtriage")
-        self.JWKS_CACHE_SECONDS = _env_float("JWKS_CACHE_SECONDS", 3600.0)
-        self.JWKS_MIN_REFETCH_SECONDS = _env_float("JWKS_MIN_REFETCH_SECONDS", 30.0)
-        self.JWKS_TIMEOUT_SECONDS = _env_float("JWKS_TIMEOUT_SECONDS", 2.0)
-        self.USERS_OPENAPI_CACHE_SECONDS = _env_float("USERS_OPENAPI_CACHE_SECONDS", 60.0)
+        self.JWKS_CACHE_SECONDS = env_float("JWKS_CACHE_SECONDS", 3600.0)
+        self.JWKS_MIN_REFETCH_SECONDS = env_float("JWKS_MIN_REFETCH_SECONDS", 30.0)
+        self.JWKS_TIMEOUT_SECONDS = env_float("JWKS_TIMEOUT_SECONDS", 2.0)
+        self.USERS_OPENAPI_CACHE_SECONDS = env_float("USERS_OPENAPI_CACHE_SECONDS", 60.0)
         self.TOKEN_COOKIE = "medtriage_token"  # noqa: S105 - a cookie name, not a secret  # nosec B105
         # Both services share cookies (same host, other port): keep the session cookie apart.
         self.SESSION_COOKIE_NAME = "medtriage_inference_session"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = os.environ.get("COOKIE_SECURE", "0") == "1"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.WTF_CSRF_TIME_LIMIT = None
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         # TensorFlow threads per worker (0 = TensorFlow's default); see gunicorn_conf.py.
-        self.TF_INTRA_OP_THREADS = _env_int("TF_INTRA_OP_THREADS", 1)
-        self.TF_INTER_OP_THREADS = _env_int("TF_INTER_OP_THREADS", 1)
+        self.TF_INTRA_OP_THREADS = env_int("TF_INTRA_OP_THREADS", 1)
+        self.TF_INTER_OP_THREADS = env_int("TF_INTER_OP_THREADS", 1)
 
     def as_dict(self) -> dict:
         return dict(vars(self))

@@ -11,14 +11,12 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from common.db import make_engine
 from common.errors import APIError
 
 log = logging.getLogger(__name__)
@@ -77,20 +75,7 @@ class HistoryStore:
     def __init__(self, url: str, retention_days: float):
         self.url = url
         self.retention = timedelta(days=retention_days)
-        kwargs: dict = {"pool_pre_ping": True}
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            database = parsed.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 15, "check_same_thread": False}
-        else:
-            kwargs.update(pool_size=5, max_overflow=5, pool_recycle=1800, pool_timeout=5)
-            if parsed.get_backend_name() == "postgresql":
-                kwargs["connect_args"] = {"connect_timeout": 3}
-        self.engine = sa.create_engine(url, **kwargs)
-        if parsed.get_backend_name() == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine = make_engine(url)
         self._tables_ready = False
         self._lock = threading.Lock()
 
@@ -204,11 +189,3 @@ class HistoryStore:
         thread = threading.Thread(target=run, name="history-purger", daemon=True)
         thread.start()
         return thread
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets gunicorn workers read while one writes; NORMAL skips an fsync per commit.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()

@@ -16,7 +16,10 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from medtriage.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ class ModelSource(Protocol):
 
     def fetch(self, version: str) -> Path: ...
 
-    def load(self, path: Path) -> Any: ...
+    def load(self, path: Path) -> Pipeline: ...
 
 
 def configure_tensorflow(intra: int, inter: int) -> None:
@@ -46,7 +49,7 @@ def configure_tensorflow(intra: int, inter: int) -> None:
 
 
 class StoreSource:
-    """Published versions in an artifact store (`training.store`), cached on local disk."""
+    """Published versions in an artifact store (`medtriage.store`), cached on local disk."""
 
     def __init__(self, store_uri: str, cache_dir: str | Path, tf_threads: tuple[int, int] = (0, 0)):
         self.store_uri = store_uri
@@ -56,18 +59,18 @@ class StoreSource:
 
     def store(self):
         if self._store is None:
-            from training.store import open_store
+            from medtriage.store import open_store
 
             self._store = open_store(self.store_uri)
         return self._store
 
     def resolve(self, spec: str) -> str:
-        from training.store import resolve_version
+        from medtriage.store import resolve_version
 
         return resolve_version(self.store(), spec)
 
     def fetch(self, version: str) -> Path:
-        from training.store import fetch_version, writing
+        from medtriage.store import fetch_version, writing
 
         # A read-only or full cache directory fails here with an ArtifactError naming it.
         with writing(self.cache_dir):
@@ -83,7 +86,7 @@ class StoreSource:
 
     def load(self, path: Path):
         configure_tensorflow(*self.tf_threads)
-        from training.pipeline import TriagePipeline
+        from medtriage.pipeline import TriagePipeline
 
         return TriagePipeline.load(path)
 

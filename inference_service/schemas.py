@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
 
+from medtriage.answer import answer_fields
+
 QUESTION_MIN = 3
 QUESTION_MAX = 2000
 TOP_K_MIN = 1
@@ -51,15 +53,21 @@ class TriageLabel(Response):
     confidence = fields.Float(required=True)
 
 
-class TriageAnswer(Response):
-    id = fields.String(required=True, metadata={"description": "MedQuAD id, unchanged"})
-    question = fields.String(required=True)
-    answer = fields.String(required=True)
-    focus = fields.String(required=True)
-    source_url = fields.String(required=True)
-    score = fields.Float(required=True)
-    category = fields.String(metadata={"description": "the category of the MedQuAD row"})
-    similarity = fields.Float(metadata={"description": "embedding similarity to the question"})
+def _answer_schema() -> type[Schema]:
+    """TriageAnswer, generated from `medtriage.answer.Answer` (one definition of the fields)."""
+    kinds = {"str": fields.String, "float": fields.Float, "int": fields.Integer}
+    return Response.from_dict(
+        {
+            name: kinds[str(kind)](
+                required=meta["required"], metadata={"description": meta["description"]}
+            )
+            for name, kind, meta in answer_fields()
+        },
+        name="TriageAnswer",
+    )
+
+
+TriageAnswer = _answer_schema()
 
 
 class TriageResponse(Response):

@@ -10,7 +10,7 @@ export INFERENCE_HOST="${INFERENCE_HOST:-127.0.0.1}" USERS_HOST="${USERS_HOST:-1
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 mkdir -p .data
 
-if ! $PY -c "from training.store import open_store, resolve_version; resolve_version(open_store())" 2>/dev/null; then
+if ! $PY -c "from medtriage.store import open_store, resolve_version; resolve_version(open_store())" 2>/dev/null; then
   echo "No model in $ARTIFACT_STORE yet: training one (about 10 minutes on 2 cores)."
   $PY -m training train
 fi

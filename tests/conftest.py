@@ -51,7 +51,7 @@ def trained_store(tmp_path_factory, medquad_csv) -> str:
 @pytest.fixture(scope="session")
 def trained_model_dir(trained_store, tmp_path_factory) -> Path:
     """The trained version fetched and verified into a local cache directory."""
-    from training.store import fetch_version, open_store
+    from medtriage.store import fetch_version, open_store
 
     return fetch_version(open_store(trained_store), "latest", tmp_path_factory.mktemp("cache"))
 
@@ -59,7 +59,7 @@ def trained_model_dir(trained_store, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def pipeline(trained_model_dir):
     """The loaded pipeline, shared across tests (loading TensorFlow is slow)."""
-    from training.pipeline import TriagePipeline
+    from medtriage.pipeline import TriagePipeline
 
     return TriagePipeline.load(trained_model_dir)
 
@@ -67,7 +67,7 @@ def pipeline(trained_model_dir):
 @pytest.fixture(scope="session")
 def jwks():
     """A JWKS server with the tests' own signing key (stands in for the user service)."""
-    from tests.jwks import JwksServer
+    from testkit.jwks import JwksServer
 
     with JwksServer() as server:
         yield server

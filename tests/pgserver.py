@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.net import free_port as _free_port
+from testkit.net import free_port as _free_port
 
 DB_USER = "postgres"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from tests.net import free_ports, stop_process
+from testkit.net import free_ports, stop_process
 
 TEST_ACCESS_KEY = "medtriage-test"
 TEST_SECRET_KEY = "medtriage-test-secret"  # noqa: S105 - throwaway local test server

@@ -26,8 +26,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from medtriage.store import ArtifactError
     from training.medquad_xml import MedQuADError
-    from training.store import ArtifactError
 
     try:
         if args.command == "train":

@@ -11,17 +11,13 @@ import numpy as np
 import pandas as pd
 
 from common import REPO_ROOT
-from training.store import sha256_file
+from medtriage.categories import MERGED_QTYPES, UNANSWERABLE  # noqa: F401 - re-exported
+from medtriage.store import sha256_file
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CACHE_DIR = REPO_ROOT / ".data"
 SEED = 20261122
 
-UNANSWERABLE = "unanswerable"
-# `support groups` has a single row: too few to learn, and its answer is general information.
-# `considerations` ("What to do for X ?": diet and self-care) is, in a person's words, a
-# treatment question; kept apart, it captured most consumer "what can I do for X" questions.
-MERGED_QTYPES = {"support groups": "information", "considerations": "treatment"}
 # LiveQA consumer types -> our categories (table in ../shared/data/README.md).
 LIVEQA_TO_CATEGORY = {
     "treatment": "treatment",

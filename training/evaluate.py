@@ -18,17 +18,16 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.pipeline import make_pipeline
 
 from common import REPO_ROOT
+from medtriage.redflags import is_urgent
+from medtriage.retrieval import BM25
 from training import data, unanswerable
-from training.redflags import is_urgent
-from training.retrieval import BM25
+from training.examples import sample, training_texts
 
-REDFLAG_CASES = REPO_ROOT / "tests" / "redflag_cases.csv"
+REDFLAG_CASES = REPO_ROOT / "medtriage" / "data" / "redflag_cases.csv"
 
 
 def train_baseline(split: data.Split, drugs: dict, seed: int):
     """TF-IDF + logistic regression on the same texts the Keras head learns from."""
-    from training.train import training_texts
-
     texts, labels = training_texts(split.train, drugs["train"], seed)
     clf = make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
@@ -179,8 +178,8 @@ def compare_retrievers(pipe, df: pd.DataFrame, consumer: pd.DataFrame) -> dict:
 
 def main(args) -> None:
     """`python -m training evaluate`: fetch a published version and print its report."""
-    from training.pipeline import TriagePipeline
-    from training.store import fetch_version, open_store, resolve_version
+    from medtriage.pipeline import TriagePipeline
+    from medtriage.store import fetch_version, open_store, resolve_version
 
     store = open_store(args.store)
     version = resolve_version(store, args.version)
@@ -189,8 +188,6 @@ def main(args) -> None:
         pipe = TriagePipeline.load(model_dir)
         cfg = pipe.config
         df, _ = data.load_medquad(args.data)
-        from training.train import sample
-
         df = sample(df, cfg.get("limit"), cfg["seed"])
         split = data.split_by_focus(df, seed=cfg["seed"])
         report = evaluate_pipeline(

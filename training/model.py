@@ -10,29 +10,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
-from training.encoder import HIDDEN, WordPieceTokenize
+from medtriage.layers import HIDDEN, Temperature, WordPieceTokenize
 
 HEAD_UNITS = 256
 DROPOUT = 0.2
 BATCH = 128
-
-
-@keras.saving.register_keras_serializable(package="medtriage")
-class Temperature(layers.Layer):
-    """Softmax of logits / T, with T fitted on held-out data after training."""
-
-    def __init__(self, temperature: float = 1.0, **kwargs):
-        kwargs["trainable"] = False
-        super().__init__(**kwargs)
-        self.temperature = float(temperature)
-
-    def call(self, logits):
-        return ops.softmax(logits / self.temperature, axis=-1)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "temperature": self.temperature}
 
 
 def build_head(n_labels: int, seed: int) -> keras.Model:

@@ -93,7 +93,7 @@ exact duplicates dropped; `support groups` (1 row) merged into `information` and
 | LiveQA consumer | top-2 | {fmt(mc, "top2")} | {fmt(bc, "top2")} |
 | unseen drug questions | unanswerable recall | {model["unanswerable_recall"]:.3f} | {base["unanswerable_recall"]:.3f} |
 
-Red-flag rules on the labelled set in `tests/redflag_cases.csv`: precision
+Red-flag rules on the labelled set in `medtriage/data/redflag_cases.csv`: precision
 {report["red_flags"]["precision"]:.3f}, recall {report["red_flags"]["recall"]:.3f}
 (n={report["red_flags"]["n"]}).
 

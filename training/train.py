@@ -6,55 +6,144 @@ import json
 import platform
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
+from medtriage.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
+from medtriage.retrieval import BM25, Retriever, bm25_text
+from medtriage.store import ArtifactStore, new_version_id, open_store
 from training import data, unanswerable
 from training.embed_cache import cached_embeddings
 from training.encoder import load_pretrained_encoder, load_tokenizer, tokenizer_json_path
+from training.evaluate import evaluate_pipeline
+from training.examples import sample, training_texts
 from training.model import build_triage_model, fit_temperature, train_head
-from training.paraphrases import paraphrases
-from training.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
-from training.retrieval import BM25, Retriever, bm25_text
-from training.store import ArtifactStore, new_version_id, open_store, publish_version
+from training.publish import publish_version
+from training.report import write_report
 
 
 def log(msg: str) -> None:
     print(f"[train {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def sample(df: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
-    """A stratified sample (by category) of about `limit` rows, for quick runs and tests."""
-    if not limit or limit >= len(df):
-        return df
-    frac = limit / len(df)
-    parts = [
-        g.sample(max(2, int(round(len(g) * frac))), random_state=seed) if len(g) > 2 else g
-        for _, g in df.groupby("category")
-    ]
-    return pd.concat(parts).sort_index().reset_index(drop=True)
-
-
-def training_texts(split_df: pd.DataFrame, drugs: list[str], seed: int) -> tuple[list, list]:
-    """What the head learns from, in order: the split's questions, their answer starts,
-    drug questions (unanswerable) and consumer-style phrasings over the split's foci."""
-    texts = split_df["question"].tolist() + [data.answer_start(a) for a in split_df["answer"]]
-    labels = split_df["category"].tolist() * 2
-    drug_q = unanswerable.questions(drugs, seed)
-    para_q, para_y = paraphrases(sorted(split_df["focus"].unique()), set(labels), seed)
-    return texts + drug_q + para_q, labels + [data.UNANSWERABLE] * len(drug_q) + para_y
-
-
-def pick_threshold(pipe) -> float:
+def pick_threshold(model, retriever: Retriever) -> float:
     """Abstain below the best answer similarity that off-topic questions reach (98th
     percentile, plus a margin): below it a question looks no more medical than chatter."""
-    _, embs = pipe.predict(unanswerable.OFF_TOPIC)
-    r = pipe.retriever
-    sims = np.maximum(embs @ r.q_emb.T, embs @ r.qa_emb.T).max(axis=1)
+    embs = np.asarray(model(tf.constant(unanswerable.OFF_TOPIC), training=False)["embedding"])
+    sims = np.maximum(embs @ retriever.q_emb.T, embs @ retriever.qa_emb.T).max(axis=1)
     return round(float(np.percentile(sims, 98)) + 0.05, 4)
+
+
+@dataclass
+class Prepared:
+    """The data every step works on: MedQuAD, its held-out split and the encoded rows."""
+
+    df: pd.DataFrame
+    data_sha: str
+    split: data.Split
+    labels: list[str]
+    drugs: dict
+    encoder: keras.Model
+    tok: object
+    kb_q: np.ndarray
+    kb_a: np.ndarray
+    seed: int
+    limit: int | None
+    progress: bool
+
+
+def prepare(data_path: str | None, limit: int | None, seed: int, progress: bool) -> Prepared:
+    """Load and split MedQuAD; encode every question and answer start (cached on disk)."""
+    df, data_sha = data.load_medquad(data_path)
+    df = sample(df, limit, seed)
+    df["row"] = np.arange(len(df))
+    split = data.split_by_focus(df, seed=seed)
+    labels = data.labels_of(df)
+    log(
+        f"{len(df)} rows, {len(labels)} labels; split train/val/test = "
+        f"{len(split.train)}/{len(split.val)}/{len(split.test)} (by focus)"
+    )
+    encoder, tok = load_pretrained_encoder(), load_tokenizer()
+    log("encoding every MedQuAD question and answer start with MiniLM (cached on disk)")
+    kb_q = cached_embeddings(encoder, tok, df["question"].tolist(), "kb-question", progress)
+    kb_a_text = [data.answer_start(a) for a in df["answer"]]
+    kb_a = cached_embeddings(encoder, tok, kb_a_text, "kb-answer", progress)
+    drugs = unanswerable.drug_split(seed)
+    return Prepared(
+        df, data_sha, split, labels, drugs, encoder, tok, kb_q, kb_a, seed, limit, progress
+    )
+
+
+def build_index(p: Prepared) -> Retriever:
+    """The QA index over every MedQuAD row: BM25 and question / question+answer embeddings."""
+    log("building the QA index over every MedQuAD row")
+    kb_qa = p.kb_q + p.kb_a
+    kb_qa /= np.linalg.norm(kb_qa, axis=1, keepdims=True)
+    bm25 = BM25.build([bm25_text(r) for _, r in p.df.iterrows()])
+    return Retriever(p.df, bm25, p.kb_q, kb_qa)
+
+
+def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, np.ndarray]:
+    """Train the head on the frozen encoder's embeddings; returns it, its history and the
+    validation embeddings and labels (for calibration)."""
+    index = {label: i for i, label in enumerate(p.labels)}
+    split, seed = p.split, p.seed
+    x_text, y_text = training_texts(split.train, p.drugs["train"], seed)
+    extra = cached_embeddings(p.encoder, p.tok, x_text[2 * len(split.train) :], "extra", p.progress)
+    rows, vrows = split.train["row"].to_numpy(), split.val["row"].to_numpy()
+    # Questions and answer starts are rows of the knowledge base: reuse their embeddings.
+    x = np.concatenate([p.kb_q[rows], p.kb_a[rows], extra])
+    val_drugs = unanswerable.questions(p.drugs["val"], seed + 1)
+    val_emb = cached_embeddings(p.encoder, p.tok, val_drugs, "val", p.progress)
+    xv = np.concatenate([p.kb_q[vrows], val_emb])
+    v_lab = split.val["category"].tolist() + [data.UNANSWERABLE] * len(val_drugs)
+    y = np.array([index[label] for label in y_text])
+    yv = np.array([index[label] for label in v_lab])
+    log(f"training the head on {len(x)} examples for up to {epochs} epochs")
+    head, history = train_head(
+        x, y, xv, yv, len(p.labels), epochs, seed, verbose=2 if p.progress else 0
+    )
+    return head, history, xv, yv
+
+
+def calibrate(head: keras.Model, xv: np.ndarray, yv: np.ndarray) -> float:
+    """Temperature scaling on the validation split."""
+    temperature = fit_temperature(np.asarray(head(xv, training=False)), yv)
+    log(f"temperature {temperature:.3f}")
+    return temperature
+
+
+def save_model(out: Path, p: Prepared, head, temperature: float, retriever: Retriever) -> dict:
+    """Write the end-to-end model, the index and config.json (once) into `out`."""
+    model = build_triage_model(p.encoder, head, temperature, tokenizer_json_path())
+    model.save(out / MODEL_FILE)
+    retriever.save(out)
+    config = {
+        "labels": p.labels,
+        "temperature": temperature,
+        "seed": p.seed,
+        "limit": p.limit,
+        "min_similarity": pick_threshold(model, retriever),
+    }
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    return config
+
+
+def evaluate(out: Path, p: Prepared, version: str, history: dict, started: float) -> dict:
+    """Load the saved model back (end to end from raw strings), evaluate it, write the report."""
+    log("loading the saved model back and evaluating on held-out data")
+    pipe = TriagePipeline.load(out, version=version)
+    report = evaluate_pipeline(pipe, p.df, p.split, p.drugs, p.seed, version)
+    report["seed"] = p.seed
+    report["training_seconds"] = round(time.time() - started, 1)
+    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    write_report(out, report, history, p.labels)
+    return report
 
 
 def train(
@@ -66,82 +155,20 @@ def train(
     progress: bool = True,
 ) -> str:
     """Train, evaluate, publish; returns the new version id."""
-    from training.evaluate import evaluate_pipeline
-    from training.report import write_report
-
     started = time.time()
     keras.utils.set_random_seed(seed)
-    df, data_sha = data.load_medquad(data_path)
-    df = sample(df, limit, seed)
-    df["row"] = np.arange(len(df))
-    split = data.split_by_focus(df, seed=seed)
-    labels = data.labels_of(df)
-    index = {label: i for i, label in enumerate(labels)}
-    log(
-        f"{len(df)} rows, {len(labels)} labels; split train/val/test = "
-        f"{len(split.train)}/{len(split.val)}/{len(split.test)} (by focus)"
-    )
-
-    encoder, tok = load_pretrained_encoder(), load_tokenizer()
-    log("encoding every MedQuAD question and answer start with MiniLM (cached on disk)")
-    kb_q = cached_embeddings(encoder, tok, df["question"].tolist(), "kb-question", progress)
-    kb_a_text = [data.answer_start(a) for a in df["answer"]]
-    kb_a = cached_embeddings(encoder, tok, kb_a_text, "kb-answer", progress)
-
-    drugs = unanswerable.drug_split(seed)
-    x_text, y_text = training_texts(split.train, drugs["train"], seed)
-    extra = cached_embeddings(encoder, tok, x_text[2 * len(split.train) :], "extra", progress)
-    rows, vrows = split.train["row"].to_numpy(), split.val["row"].to_numpy()
-    # Questions and answer starts are rows of the knowledge base: reuse their embeddings.
-    x = np.concatenate([kb_q[rows], kb_a[rows], extra])
-    val_drugs = unanswerable.questions(drugs["val"], seed + 1)
-    xv = np.concatenate([kb_q[vrows], cached_embeddings(encoder, tok, val_drugs, "val", progress)])
-    v_lab = split.val["category"].tolist() + [data.UNANSWERABLE] * len(val_drugs)
-    y = np.array([index[label] for label in y_text])
-    yv = np.array([index[label] for label in v_lab])
-
-    log(f"training the head on {len(x)} examples for up to {epochs} epochs")
-    head, history = train_head(
-        x, y, xv, yv, len(labels), epochs, seed, verbose=2 if progress else 0
-    )
-    temperature = fit_temperature(np.asarray(head(xv, training=False)), yv)
-    log(f"temperature {temperature:.3f}")
-
-    log("building the QA index over every MedQuAD row")
-    kb_qa = kb_q + kb_a
-    kb_qa /= np.linalg.norm(kb_qa, axis=1, keepdims=True)
-    retriever = Retriever(df, BM25.build([bm25_text(r) for _, r in df.iterrows()]), kb_q, kb_qa)
-
+    p = prepare(data_path, limit, seed, progress)
+    retriever = build_index(p)
+    head, history, xv, yv = fit_head(p, epochs)
+    temperature = calibrate(head, xv, yv)
+    version = new_version_id(p.data_sha)
     with tempfile.TemporaryDirectory(prefix="medtriage-train-") as tmp:
         out = Path(tmp)
-        model = build_triage_model(encoder, head, temperature, tokenizer_json_path())
-        model.save(out / MODEL_FILE)
-        retriever.save(out)
+        save_model(out, p, head, temperature, retriever)
         (out / "history.json").write_text(json.dumps(history))
-        version = new_version_id(data_sha)
-        config = {
-            "labels": labels,
-            "temperature": temperature,
-            "seed": seed,
-            "limit": limit,
-            "min_similarity": 0.0,
-        }
-        (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-        manifest_extra = manifest_fields(data_sha, labels)
-        (out / "manifest.json").write_text(json.dumps({"version": version, **manifest_extra}))
-
-        log("loading the saved model back (end to end from raw strings) and evaluating")
-        pipe = TriagePipeline.load(out)
-        config["min_similarity"] = pick_threshold(pipe)
-        (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-        pipe.config = config
-        report = evaluate_pipeline(pipe, df, split, drugs, seed, version)
-        report["seed"] = seed
-        report["training_seconds"] = round(time.time() - started, 1)
-        (out / "metrics.json").write_text(json.dumps(report, indent=2))
-        write_report(out, report, history, labels)
-        (out / "manifest.json").unlink()
+        evaluate(out, p, version, history, started)
         log("publishing")
+        manifest_extra = manifest_fields(p.data_sha, p.labels)
         publish_version(store, out, version, manifest_extra, progress=progress)
     log(f"published {version} to {store.uri} in {time.time() - started:.0f} s")
     return version

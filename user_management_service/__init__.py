@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 from flask import Flask, redirect, request, url_for
@@ -16,10 +15,11 @@ from common.errors import APIError, register_error_handlers
 from common.logs import configure_logging
 from common.metrics import Metrics
 from common.openapi import init_openapi
+from common.secret_file import read_or_create_secret
 from common.web import init_web
 from user_management_service import db
 from user_management_service.config import Config
-from user_management_service.keys import KeyStore, read_or_create_secret
+from user_management_service.keys import KeyStore
 from user_management_service.passwords import init_hasher
 
 SERVICE = "users"
@@ -37,7 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         path = Path(app.config["DATA_DIR"]) / "users-secret-key"
-        app.config["SECRET_KEY"] = read_or_create_secret(path, lambda: secrets.token_bytes(32))
+        app.config["SECRET_KEY"] = read_or_create_secret(path)
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import func, select
 
 from common.errors import APIError
-from common.web import json_body
+from common.web import int_arg, json_body
 from user_management_service import accounts
 from user_management_service.auth import require_admin, require_user
 from user_management_service.db import session
@@ -223,15 +223,6 @@ def change_password():
     return jsonify(token_body(user))
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise APIError(400, f"{name} must be an integer from {low} to {high}.", "invalid_field")
-    return int(raw)
-
-
 @bp.get("/users")
 def list_users():
     """List accounts (administrators only).
@@ -252,8 +243,8 @@ def list_users():
         403: {description: Not an administrator}
     """
     require_admin()
-    limit = _int_arg("limit", 50, 1, 200)
-    offset = _int_arg("offset", 0, 0, 10**9)
+    limit = int_arg("limit", 50, 1, 200)
+    offset = int_arg("offset", 0, 0, 10**9)
     sess = session()
     total = sess.scalar(select(func.count(User.id)))
     users = sess.scalars(

@@ -5,17 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
-def _int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def _bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value in (None, ""):
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+from common.settings import env_bool, env_float, env_int
 
 
 class Config:
@@ -36,17 +26,17 @@ class Config:
         # The key before the last rotation (PEM, private or public): still published in JWKS.
         self.PREVIOUS_SIGNING_KEY = os.environ.get("USERS_PREVIOUS_SIGNING_KEY") or None
         self.KEY_DIR = os.environ.get("USERS_KEY_DIR") or str(data_dir / "keys")
-        self.TOKEN_TTL_SECONDS = _int("USERS_TOKEN_TTL_SECONDS", 1800)
+        self.TOKEN_TTL_SECONDS = env_int("USERS_TOKEN_TTL_SECONDS", 1800)
         # argon2id: RFC 9106 "second recommended" profile (64 MiB, t=3, p=4).
-        self.ARGON2_TIME_COST = _int("USERS_ARGON2_TIME_COST", 3)
-        self.ARGON2_MEMORY_COST = _int("USERS_ARGON2_MEMORY_COST", 65536)
-        self.ARGON2_PARALLELISM = _int("USERS_ARGON2_PARALLELISM", 4)
+        self.ARGON2_TIME_COST = env_int("USERS_ARGON2_TIME_COST", 3)
+        self.ARGON2_MEMORY_COST = env_int("USERS_ARGON2_MEMORY_COST", 65536)
+        self.ARGON2_PARALLELISM = env_int("USERS_ARGON2_PARALLELISM", 4)
         # Login failures allowed per sliding window, per account and per client address.
-        self.LOGIN_WINDOW_SECONDS = _int("USERS_LOGIN_WINDOW_SECONDS", 900)
-        self.LOGIN_MAX_FAILURES_PER_ACCOUNT = _int("USERS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
-        self.LOGIN_MAX_FAILURES_PER_ADDRESS = _int("USERS_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+        self.LOGIN_WINDOW_SECONDS = env_int("USERS_LOGIN_WINDOW_SECONDS", 900)
+        self.LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("USERS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+        self.LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("USERS_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
         # Number of reverse proxies in front (ALB = 1) whose X-Forwarded-* headers we trust.
-        self.TRUSTED_PROXIES = _int("USERS_TRUSTED_PROXIES", 0)
+        self.TRUSTED_PROXIES = env_int("USERS_TRUSTED_PROXIES", 0)
         self.INFERENCE_SERVICE_URL = os.environ.get(
             "INFERENCE_SERVICE_URL", "http://127.0.0.1:8000"
         ).rstrip("/")
@@ -54,10 +44,10 @@ class Config:
             "INFERENCE_PUBLIC_URL", "http://127.0.0.1:8000"
         ).rstrip("/")
         self.USERS_PUBLIC_URL = os.environ.get("USERS_PUBLIC_URL", "").rstrip("/")
-        self.INFERENCE_DELETE_TIMEOUT_SECONDS = float(
-            os.environ.get("USERS_INFERENCE_DELETE_TIMEOUT_SECONDS", "3")
+        self.INFERENCE_DELETE_TIMEOUT_SECONDS = env_float(
+            "USERS_INFERENCE_DELETE_TIMEOUT_SECONDS", 3.0
         )
-        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         # Both services share the host (cookies ignore ports): keep our session cookie apart.
         self.SESSION_COOKIE_NAME = "medtriage_users_session"
         self.SESSION_COOKIE_HTTPONLY = True

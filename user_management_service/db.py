@@ -11,41 +11,18 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from common.db import make_engine
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "users_alembic_version"  # own name: the database may be shared with others
 _PG_MIGRATION_LOCK = 0x5553455253  # arbitrary advisory-lock id ("USERS")
-
-
-def make_engine(url: str) -> Engine:
-    """Engine that survives a database restart: pre-ping, short connect timeout."""
-    parsed = make_url(url)
-    kwargs: dict = {"pool_pre_ping": True, "future": True}
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 10}
-    elif parsed.get_backend_name() == "postgresql":
-        kwargs["connect_args"] = {"connect_timeout": 3}
-        kwargs.update(pool_size=5, max_overflow=5, pool_timeout=5, pool_recycle=1800)
-    engine = create_engine(parsed, **kwargs)
-    if parsed.get_backend_name() == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:
-            # WAL + busy timeout: several gunicorn workers write the same file.
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=10000")
-            cur.close()
-
-    return engine
 
 
 def init_db(app: Flask) -> None:

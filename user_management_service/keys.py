@@ -14,15 +14,15 @@ import fcntl
 import hashlib
 import json
 import os
-import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from common.secret_file import read_or_create_secret, write_private
 
 # Tokens signed just before a rotation stay verifiable this long past their expiry (clock skew).
 RETIRE_GRACE_SECONDS = 60
@@ -85,31 +85,6 @@ def load_pem(pem: bytes) -> SigningKey:
     if not isinstance(public, Ed25519PublicKey):
         raise KeyConfigError("signing key must be Ed25519")
     return SigningKey(thumbprint(public), public)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_or_create_secret(path: Path, make: Callable[[], bytes]) -> bytes:
-    """Read path, or create it (0600) exactly once even when several workers race."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not path.exists():
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        _write_private(tmp, make())
-        try:
-            os.link(tmp, path)  # atomic; fails if another worker got there first
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_bytes()
 
 
 class KeyStore:
@@ -192,11 +167,11 @@ class KeyStore:
             now = time.time()
             retired = self.key_dir / f"retired-{now:.0f}-{old.kid}.pem"
             # Publish the old public key before the new key signs anything.
-            _write_private(retired, _public_pem(old.public))
+            write_private(retired, _public_pem(old.public))
             tmp = self.key_dir / f".current.{os.getpid()}.pem"
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-            _write_private(tmp, self._new_private_pem())
+            write_private(tmp, self._new_private_pem())
             os.replace(tmp, self.key_dir / "current.pem")
             for path in self.key_dir.glob("retired-*.pem"):
                 if float(path.name.split("-")[1]) + self.ttl + RETIRE_GRACE_SECONDS < now:

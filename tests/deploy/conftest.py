@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import tf_support
 
-from tests.net import free_port as _free_port
-from tests.net import stop_process
+from testkit.net import free_port as _free_port
+from testkit.net import stop_process
 
 HERE = Path(__file__).resolve().parent
 CHECKOV_VERSION = "3.3.30"

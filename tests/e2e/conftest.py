@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gunicorn import Gunicorn, start
-from tests.net import free_port
+from testkit.gunicorn import Gunicorn, start
+from testkit.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("MEDTRIAGE_CHROMIUM", "/usr/bin/chromium"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from inference_service import create_app
+from testkit.net import wait_for
 from tests.inference.fakes import FakeSource
-from tests.net import wait_for
 
 
 @pytest.fixture

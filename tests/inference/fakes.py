@@ -5,10 +5,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from medtriage.answer import Answer
+
 LABELS = ["information", "symptoms", "treatment", "causes"]
 
 
 class FakePipeline:
+    """Implements `medtriage.pipeline.Pipeline` without TensorFlow."""
+
     def __init__(self, version: str = "v1"):
         self.version = version
         self.labels = list(LABELS)
@@ -26,14 +30,14 @@ class FakePipeline:
             []
             if abstained
             else [
-                {
-                    "id": f"GHR_{i:07d}_Sec1",
-                    "question": f"What is <b>thing</b> {i}?",
-                    "answer": "An answer with <script>alert(1)</script> in it.",
-                    "focus": "Thing",
-                    "source_url": f"https://ghr.nlm.nih.gov/condition/thing-{i}",
-                    "score": 10.0 - i,
-                }
+                Answer(
+                    id=f"GHR_{i:07d}_Sec1",
+                    question=f"What is <b>thing</b> {i}?",
+                    answer="An answer with <script>alert(1)</script> in it.",
+                    focus="Thing",
+                    source_url=f"https://ghr.nlm.nih.gov/condition/thing-{i}",
+                    score=10.0 - i,
+                ).to_dict()
                 for i in range(top_k)
             ]
         )

@@ -8,7 +8,7 @@ import json
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from tests.jwks import SigningKey, unsigned_token
+from testkit.jwks import SigningKey, unsigned_token
 
 
 def ask(client, headers, body=None, **kw):

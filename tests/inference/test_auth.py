@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.jwks import JwksServer, SigningKey
-from tests.net import wait_for
+from testkit.jwks import JwksServer, SigningKey
+from testkit.net import wait_for
 
 
 def ask(client, token):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.gunicorn import REPO
+from testkit.gunicorn import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,9 @@ import pytest
 import requests
 from openapi_schema_validator import OAS30Validator
 
-from tests.gunicorn import gunicorn_server
-from training.store import ArtifactError, open_store, publish_version, read_manifest
+from medtriage.store import ArtifactError, open_store, read_manifest
+from testkit.gunicorn import gunicorn_server
+from training.publish import publish_version
 
 pytestmark = pytest.mark.slow
 
@@ -174,7 +175,7 @@ def test_gunicorn_lifecycle_with_real_model(trained_store, trained_model_dir, tm
         # A corrupt version (checksum mismatch) and a half-published one are refused.
         corrupt_publish(store_uri, trained_model_dir, "v3-corrupt")
         with pytest.raises(ArtifactError):
-            from training.store import fetch_version
+            from medtriage.store import fetch_version
 
             fetch_version(open_store(store_uri), "v3-corrupt", tmp_path / "probe")
         time.sleep(3)

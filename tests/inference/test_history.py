@@ -94,7 +94,7 @@ def test_retention_hides_and_purges_old_entries(app, client, jwks):
 
 
 def test_retention_is_configurable(make_app, jwks):
-    from tests.net import wait_for
+    from testkit.net import wait_for
 
     app = make_app(HISTORY_RETENTION_DAYS=0)
     assert wait_for(lambda: app.extensions["model"].ready)
@@ -125,7 +125,7 @@ def test_question_text_never_logged(client, jwks):
 
 def test_database_down_then_recovers(make_app, jwks, tmp_path):
     """A DB that cannot be opened gives 503 JSON; once it is back, no restart is needed."""
-    from tests.net import wait_for
+    from testkit.net import wait_for
 
     db_dir = tmp_path / "later"
     app = make_app(INFERENCE_DATABASE_URL=f"sqlite:///{db_dir}/h.db")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.net import wait_for
+from testkit.net import wait_for
 from tests.pgserver import postgres_or_skip
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.net import wait_for
+from testkit.net import wait_for
 
 
 def test_healthz_at_once_readyz_503_until_loaded(make_app, source):

@@ -6,7 +6,7 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from tests.jwks import unsigned_token
+from testkit.jwks import unsigned_token
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.net import wait_for
+from testkit.net import wait_for
 from tests.users.conftest import PASSWORD, base_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.net import wait_for
+from testkit.net import wait_for
 from tests.pgserver import postgres_or_skip
 from tests.reliability.conftest import REPO, LoadedSource, register
 from tests.reliability.faults import MountUnavailable, tmpfs

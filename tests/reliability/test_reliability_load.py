@@ -16,8 +16,8 @@ import psutil
 import pytest
 import requests
 
-from tests.gunicorn import gunicorn_server
-from tests.reliability.load import run_load
+from testkit.gunicorn import gunicorn_server
+from testkit.load import run_load
 
 pytestmark = pytest.mark.slow
 

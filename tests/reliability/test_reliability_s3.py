@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.net import wait_for
+from medtriage.store import open_store
+from testkit.net import wait_for
 from tests.reliability.faults import FlakyProxy
 from tests.s3server import s3_client, seaweedfs_server
-from training.store import open_store, publish_version
+from training.publish import publish_version
 
 pytestmark = pytest.mark.slow
 

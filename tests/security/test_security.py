@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from testkit.jwks import SigningKey
 from tests.inference.fakes import FakeSource
-from tests.jwks import SigningKey
 from tests.users.conftest import PASSWORD, base_config, csrf_token
 
 REPO = Path(__file__).resolve().parents[2]

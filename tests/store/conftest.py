@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from medtriage.store import ArtifactStore, open_store
 from tests.s3server import seaweedfs_server
-from training.store import ArtifactStore, open_store
 
 BUCKET = "medtriage-test"
 

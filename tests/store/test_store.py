@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.net import free_ports
-from training.store import (
+from medtriage.store import (
     ArtifactError,
     ArtifactNotFound,
     ArtifactStore,
@@ -19,10 +18,11 @@ from training.store import (
     list_versions,
     new_version_id,
     open_store,
-    publish_version,
     resolve_version,
     sha256_file,
 )
+from testkit.net import free_ports
+from training.publish import publish_version
 
 
 class RecordingStore(ArtifactStore):

@@ -1,10 +1,9 @@
 import keras
 import numpy as np
 
+from medtriage.layers import WordPieceTokenize, encode_batch
 from training.encoder import (
-    WordPieceTokenize,
     embed_texts,
-    encode_batch,
     load_pretrained_encoder,
     load_tokenizer,
     tokenizer_json_path,

@@ -1,7 +1,7 @@
 import pandas as pd
 
+from medtriage.redflags import is_urgent, red_flags
 from training.evaluate import REDFLAG_CASES, redflag_scores
-from training.redflags import is_urgent, red_flags
 
 
 def test_labelled_set_recall_is_complete_and_precision_high():

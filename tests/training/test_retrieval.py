@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from training.retrieval import BM25, Retriever, tokenize
+from medtriage.retrieval import BM25, Retriever, tokenize
 
 
 def test_tokenize_drops_template_words():

@@ -8,9 +8,9 @@ import sys
 import pandas as pd
 import pytest
 
+from medtriage.store import fetch_version, open_store, read_manifest, resolve_version, sha256_file
 from tests.conftest import REPO
 from training.data import UNANSWERABLE, medquad_path
-from training.store import fetch_version, open_store, read_manifest, resolve_version, sha256_file
 
 
 def test_published_layout_and_manifest(trained_store, trained_model_dir):
@@ -86,7 +86,7 @@ def test_tampered_model_is_refused(trained_store, tmp_path):
     """A copy of the store with one published file changed fails verification on fetch."""
     import shutil
 
-    from training.store import ArtifactError
+    from medtriage.store import ArtifactError
 
     version = resolve_version(open_store(trained_store))
     copy = tmp_path / "copy"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.net import free_port as _free_port
+from testkit.net import free_port as _free_port
 from tests.users.conftest import PASSWORD, bearer, sqlite_only
 from user_management_service import config as config_module
 from user_management_service import create_app, db

@@ -15,9 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from common.secret_file import read_or_create_secret
 from tests.users.conftest import bearer, sqlite_only
 from user_management_service import create_app, db, keys
-from user_management_service.keys import read_or_create_secret
 
 
 def claims_for(app, **overrides) -> dict:

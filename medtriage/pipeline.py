@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
 
-from training import encoder as _encoder  # noqa: F401  (registers the custom layers)
-from training import model as _model  # noqa: F401
-from training.data import UNANSWERABLE
-from training.redflags import EMERGENCY_MESSAGE, red_flags
-from training.retrieval import Retriever
+from medtriage import layers as _layers  # noqa: F401  (registers the custom layers)
+from medtriage.categories import UNANSWERABLE
+from medtriage.redflags import EMERGENCY_MESSAGE, red_flags
+from medtriage.retrieval import Retriever
+from medtriage.store import MANIFEST
 
 MODEL_FILE = "triage.keras"
 CONFIG_FILE = "config.json"
@@ -24,16 +25,31 @@ UNANSWERABLE_MESSAGE = (
 LOW_CONFIDENCE_MESSAGE = "No answer in the knowledge base is reliable enough for this question."
 
 
+class Pipeline(Protocol):
+    """What the inference service calls; `TriagePipeline` and the tests' fake implement it."""
+
+    version: str
+    labels: list[str]
+    metrics: dict
+    trained_at: str
+
+    def triage(self, question: str, top_k: int = 3) -> dict:
+        """Category, alternatives, urgency, abstention and answers (`Answer.to_dict()`s)."""
+        ...
+
+
 class TriagePipeline:
     """Load once per process; `triage` is thread-safe."""
 
-    def __init__(self, model_dir: Path):
+    def __init__(self, model_dir: Path, version: str | None = None):
         import keras
 
         model_dir = Path(model_dir)
         self.config = json.loads((model_dir / CONFIG_FILE).read_text())
-        manifest = json.loads((model_dir / "manifest.json").read_text())
-        self.version: str = manifest["version"]
+        # A published version has a manifest; training evaluates one before publishing it.
+        manifest_path = model_dir / MANIFEST
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        self.version: str = manifest.get("version") or version or "unpublished"
         self.trained_at: str = manifest.get("created_at", "")
         self.labels: list[str] = self.config["labels"]
         metrics_path = model_dir / "metrics.json"
@@ -49,8 +65,8 @@ class TriagePipeline:
         self.predict(["warm up the model"])
 
     @classmethod
-    def load(cls, model_dir: Path) -> TriagePipeline:
-        return cls(model_dir)
+    def load(cls, model_dir: Path, version: str | None = None) -> TriagePipeline:
+        return cls(model_dir, version)
 
     def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and embeddings for a batch of raw strings."""

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
+
+from medtriage.answer import Answer
 
 TOKEN = re.compile(r"[a-z0-9]+")
 # Template words carry no topic: "What are the symptoms of X ?" should match on X.
@@ -85,6 +88,16 @@ def bm25_text(row: pd.Series) -> str:
     return " ".join([row["question"], row["focus"], row["synonyms"], row["answer"][:600]])
 
 
+class Ranker(Protocol):
+    """What the pipeline asks of a retriever; swap the retriever by implementing this."""
+
+    def search(
+        self, text: str, emb: np.ndarray, category_probs: dict[str, float] | None, top_k: int
+    ) -> list[dict]:
+        """The best `top_k` answers (`Answer.to_dict()`s) for a question and its embedding."""
+        ...
+
+
 class Retriever:
     """Reciprocal rank fusion of BM25, question embeddings and question+answer embeddings."""
 
@@ -127,18 +140,17 @@ class Retriever:
             if row["answer"] in seen:
                 continue
             seen.add(row["answer"])
-            out.append(
-                {
-                    "id": row["id"],
-                    "question": row["question"],
-                    "answer": row["answer"],
-                    "focus": row["focus"],
-                    "source_url": row["url"],
-                    "category": row["category"],
-                    "score": round(float(score) * 1000, 3),
-                    "similarity": round(float(dense[idx]), 4),
-                }
+            answer = Answer(
+                id=row["id"],
+                question=row["question"],
+                answer=row["answer"],
+                focus=row["focus"],
+                source_url=row["url"],
+                category=row["category"],
+                score=round(float(score) * 1000, 3),
+                similarity=round(float(dense[idx]), 4),
             )
+            out.append(answer.to_dict())
             if len(out) >= top_k:
                 break
         return out

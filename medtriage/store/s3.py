@@ -11,7 +11,7 @@ from boto3.exceptions import Boto3Error
 from botocore import exceptions as boto_errors
 from botocore.config import Config
 
-from training.store import ArtifactError, ArtifactNotFound, ArtifactStore, check_key, writing
+from medtriage.store.base import ArtifactError, ArtifactNotFound, ArtifactStore, check_key, writing
 
 _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.net import free_port
+from testkit.net import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 # service -> (gunicorn config, WSGI app, port variable)
