@@ -1,0 +1,107 @@
+"""Real consumer questions with expert summaries (`consumer_questions.csv.gz`): labels from the
+summaries that follow MedQuAD's templates, and a fixed held-out split.
+
+About 300 summaries read like MedQuAD questions ("What are the treatments for X?"): the template
+gives the category and the focus without hand labelling. Questions about medicines get
+`unanswerable`. The split is by `id` with a fixed seed: `test` is never trained on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medtriage.categories import UNANSWERABLE
+from training.data import SEED, SHARED_DATA
+
+TEST_FRACTION = 0.25
+VAL_FRACTION = 0.15
+
+# (category, pattern with an optional `focus` group), tried in order on the summary.
+_F = r"(?P<focus>[^?]+?)"
+_WHICH = r"(the )?(best |recommended |non-surgical |latest |available |possible |current )?"
+TEMPLATES: list[tuple[str, str]] = [
+    (
+        UNANSWERABLE,
+        r"side effects?|dosage|dose of|interactions? (of|between|with)|contraindicat"
+        r"|who (makes|manufactures)|ingredients?|generic (version|form)",
+    ),
+    (
+        "treatment",
+        rf"^what (are|is) {_WHICH}(treatments?|therap(y|ies)|cures?|medications?|remed(y|ies)) (for|of) {_F}\??$",
+    ),
+    ("treatment", rf"^is there (a|an|any) (cure|treatment) for {_F}\??$"),
+    ("treatment", rf"^how (is|are|can) {_F} (be )?(treated|cured|managed)\??$"),
+    ("treatment", rf"^(what treats|how (can i|to) (treat|cure|manage|get rid of)) {_F}\??$"),
+    ("causes", rf"^what (are the )?(causes?|caused?) (of )?{_F}\??$"),
+    ("causes", rf"^what could cause {_F}\??$"),
+    ("symptoms", rf"^what are (the )?(symptoms|signs)( and symptoms)? of {_F}\??$"),
+    ("exams and tests", rf"^how (is|are|can) {_F} (be )?(diagnosed|detected|tested)\??$"),
+    ("inheritance", rf"^is {_F} (inherited|genetic|hereditary)\??$"),
+    (
+        "inheritance",
+        rf"^(how is {_F} inherited|what are the inheritance patterns? (for|of) .+)\??$",
+    ),
+    ("prevention", rf"^(how (can|do) (i |you )?(prevent|avoid)|how to prevent) {_F}\??$"),
+    ("prevention", rf"^can {_F} be prevented\??$"),
+    ("outlook", rf"^what is the (outlook|prognosis|life expectancy) (for|of) {_F}\??$"),
+    ("complications", rf"^what (are the )?complications of {_F}\??$"),
+    ("complications", rf"^what can {_F} lead to\??$"),
+    (
+        "information",
+        rf"^where can i (find|get) (more |the latest )?information (on|about) {_F}\??$",
+    ),
+    (
+        "information",
+        r"^what (is|are) (an? )?(?P<focus>(?!.*\b(treatments?|causes?|symptoms?|prognosis|best|normal|risks?|difference)\b)[^?]+?)\??$",
+    ),
+]
+_COMPILED = [(cat, re.compile(p, re.I)) for cat, p in TEMPLATES]
+
+
+def template_label(summary: str) -> tuple[str | None, str | None]:
+    """(category, focus as written) of a summary that follows a template, else (None, None)."""
+    text = " ".join(summary.split()).strip()
+    for category, pattern in _COMPILED:
+        match = pattern.search(text)
+        if match:
+            focus = match.groupdict().get("focus")
+            if focus:
+                # "X, including cost" / "X and what are the treatments for it": keep X.
+                focus = re.split(r",| and (what|how|where|is|can|are)\b| including ", focus)[0]
+            return category, focus.strip(" .") if focus else None
+    return None, None
+
+
+def consumer_path() -> Path:
+    return Path(os.environ.get("MEDTRIAGE_CONSUMER", SHARED_DATA / "consumer_questions.csv.gz"))
+
+
+def message_text(question: str) -> str:
+    """The message as a person wrote it, without MeQSum's SUBJECT:/MESSAGE: markers."""
+    text = re.sub(r"\b(SUBJECT|MESSAGE)\s*:\s*", " ", question)
+    return " ".join(text.split())
+
+
+def load_consumer(seed: int = SEED) -> pd.DataFrame | None:
+    """Every consumer question with `text`, `category`, `focus_text` and `split`; None if absent."""
+    path = consumer_path()
+    if not path.exists():
+        return None
+    df = pd.read_csv(path, keep_default_na=False, dtype=str)
+    df["text"] = df["question"].map(message_text)
+    labels = df["summary"].map(template_label)
+    df["category"] = labels.map(lambda x: x[0] or "")
+    df["focus_text"] = labels.map(lambda x: x[1] or "")
+    ids = np.array(sorted(df["id"]))
+    rng = np.random.default_rng(seed)
+    rng.shuffle(ids)
+    n_test, n_val = int(len(ids) * TEST_FRACTION), int(len(ids) * VAL_FRACTION)
+    part = {i: "test" for i in ids[:n_test]}
+    part.update({i: "val" for i in ids[n_test : n_test + n_val]})
+    df["split"] = df["id"].map(lambda i: part.get(i, "train"))
+    return df
