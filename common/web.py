@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 from marshmallow import Schema, ValidationError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.errors import APIError
 
@@ -42,6 +43,19 @@ def sibling_form_origins(config) -> list[str]:
     """
     found = {_origin(config.get(key, "")) for key in ("INFERENCE_PUBLIC_URL", "USERS_PUBLIC_URL")}
     return sorted(o for o in found if o)
+
+
+def init_proxy(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto/-Port only as set by TRUSTED_PROXY_COUNT proxies.
+
+    With n proxies, the client address is the n-th X-Forwarded-For entry from the right (the
+    one our nearest trusted proxy saw); entries further left are the client's own claims. With
+    0 (the default) the headers are ignored and the address is the TCP peer's.
+    X-Forwarded-Host is never trusted: an ALB passes the client's header through unchanged.
+    """
+    n = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if n > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=n)
 
 
 def init_web(app: Flask) -> None:

@@ -18,7 +18,7 @@ from common.errors import register_error_handlers
 from common.logs import configure_logging
 from common.metrics import Metrics
 from common.openapi import init_openapi
-from common.web import init_web
+from common.web import init_proxy, init_web
 
 from . import schemas  # noqa: F401 - registers the schemas views name in their docstrings
 from .config import Config, secret_key
@@ -94,6 +94,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key()
 
+    init_proxy(app)
     init_web(app)
     configure_logging(app, SERVICE)
     register_error_handlers(app)

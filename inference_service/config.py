@@ -66,6 +66,8 @@ class Config:
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.WTF_CSRF_TIME_LIMIT = None
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        # Reverse proxies in front (ALB = 1) whose X-Forwarded-For/-Proto/-Port are trusted.
+        self.TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
         # TensorFlow threads per worker (0 = TensorFlow's default); see gunicorn_conf.py.
         self.TF_INTRA_OP_THREADS = env_int("TF_INTRA_OP_THREADS", 1)
         self.TF_INTER_OP_THREADS = env_int("TF_INTER_OP_THREADS", 1)

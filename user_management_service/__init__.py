@@ -8,7 +8,6 @@ from flask import Flask, redirect, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common import STATIC_DIR, TEMPLATES_DIR
 from common.errors import APIError, register_error_handlers
@@ -16,7 +15,7 @@ from common.logs import configure_logging
 from common.metrics import Metrics
 from common.openapi import init_openapi
 from common.secret_file import read_or_create_secret
-from common.web import init_web
+from common.web import init_proxy, init_web
 from user_management_service import db
 from user_management_service.config import Config
 from user_management_service.keys import KeyStore
@@ -38,11 +37,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         path = Path(app.config["DATA_DIR"]) / "users-secret-key"
         app.config["SECRET_KEY"] = read_or_create_secret(path)
-    if app.config["TRUSTED_PROXIES"]:
-        n = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
     configure_logging(app, SERVICE)
+    init_proxy(app)
     init_web(app)
     register_error_handlers(app)
     _register_database_errors(app)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
 
 import requests
 from flask import current_app, request
@@ -69,35 +71,78 @@ def find_by_email(email: str) -> User | None:
 
 
 def client_address() -> str:
-    return request.remote_addr or "unknown"
+    """The client's address (see common.web.init_proxy); IPv6 by /64, what one host gets."""
+    raw = request.remote_addr or "unknown"
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _refuse(exc: ratelimit.RateLimited, what: str) -> AccountError:
+    minutes = math.ceil(exc.retry_after / 60)
+    wait = f"{exc.retry_after} seconds" if exc.retry_after < 120 else f"{minutes} minutes"
+    return AccountError(
+        429, "rate_limited", f"{what} Try again in {wait}.", {"Retry-After": str(exc.retry_after)}
+    )
+
+
+# Per action: the config prefix of its limits and what a refusal says.
+_REQUEST_LIMITS = {
+    "register": ("REGISTER", "Too many accounts have been registered recently."),
+    "token": ("TOKEN", "Too many login attempts."),
+}
+
+
+def limit_requests(action: str) -> None:
+    """Count one registration or token request (each costs a password hash) or raise 429.
+
+    Limited per client address and in total, so neither one client nor many can keep the
+    workers hashing; the API and the HTML forms share the same counters.
+    """
+    prefix, message = _REQUEST_LIMITS[action]
+    cfg = current_app.config
+    window = cfg[f"{prefix}_WINDOW_SECONDS"]
+    try:
+        ratelimit.take(
+            [
+                ratelimit.Limit(
+                    f"{action}:address:{client_address()}", cfg[f"{prefix}_MAX_PER_ADDRESS"], window
+                ),
+                ratelimit.Limit(f"{action}:all", cfg[f"{prefix}_MAX_TOTAL"], window),
+            ]  # fmt: skip
+        )
+    except ratelimit.RateLimited as exc:
+        log.warning("rate limited key=%s retry_after=%s", exc.key, exc.retry_after)
+        raise _refuse(exc, message) from None
 
 
 def authenticate(email: str, password: str) -> User:
     """Check credentials under the per-account and per-address failure limits."""
     cfg = current_app.config
-    email_key = f"account:{email.strip().lower()[:254]}"
-    address_key = f"address:{client_address()}"
     window = cfg["LOGIN_WINDOW_SECONDS"]
+    account = ratelimit.Limit(
+        f"login:account:{email.strip().lower()[:254]}",
+        cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+        window,
+    )
+    address = ratelimit.Limit(
+        f"login:address:{client_address()}", cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"], window
+    )
     try:
-        ratelimit.check(
-            [
-                (email_key, cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
-                (address_key, cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
-            ],
-            window,
-        )
+        ratelimit.check([account, address])
     except ratelimit.RateLimited as exc:
-        raise AccountError(
-            429,
-            "rate_limited",
-            f"Too many failed logins. Try again in {exc.retry_after} seconds.",
-            {"Retry-After": str(exc.retry_after)},
-        ) from None
+        raise _refuse(exc, "Too many failed logins.") from None
     sess = session()
     user = find_by_email(email)
     # Unknown users are verified against a dummy hash: same body, similar time.
     if not verify_password(user.password_hash if user else None, password):
-        ratelimit.record_failure([email_key, address_key], window)
+        ratelimit.record([account, address])
         log.info("login failed")
         raise AccountError(*INVALID_CREDENTIALS)
     if user.disabled:
@@ -106,7 +151,7 @@ def authenticate(email: str, password: str) -> User:
         user.password_hash = hash_password(password)
         sess.commit()
         log.info("password rehashed user_id=%s", user.id)
-    ratelimit.clear(email_key)
+    ratelimit.clear(account.key)
     return user
 
 

@@ -107,8 +107,14 @@ def create_user():
               schema: Error
         413: {description: Body over 16 KiB}
         415: {description: Not JSON}
+        429:
+          description: Too many registrations from this address, or in total (Retry-After)
+          content:
+            application/json:
+              schema: Error
     """
     data = json_body(AccountCredentials())
+    accounts.limit_requests("register")
     user = accounts.register(data["email"], data["password"])
     body = {"id": user.id, "email": user.email, "created_at": user.created_at.isoformat()}
     return jsonify(body), 201, {"Location": "/api/v1/users/me"}
@@ -139,12 +145,14 @@ def create_token():
         403:
           description: Account disabled
         429:
-          description: Too many failed logins for this account or address (Retry-After)
+          description: Too many token requests from this address or in total, or too many
+            failed logins for this account or address (Retry-After)
           content:
             application/json:
               schema: Error
     """
     data = json_body(AccountCredentials())
+    accounts.limit_requests("token")
     user = accounts.authenticate(data["email"], data["password"])
     return jsonify(token_body(user))
 

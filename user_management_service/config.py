@@ -35,8 +35,19 @@ class Config:
         self.LOGIN_WINDOW_SECONDS = env_int("USERS_LOGIN_WINDOW_SECONDS", 900)
         self.LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("USERS_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
         self.LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("USERS_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
-        # Number of reverse proxies in front (ALB = 1) whose X-Forwarded-* headers we trust.
-        self.TRUSTED_PROXIES = env_int("USERS_TRUSTED_PROXIES", 0)
+        # Requests that cost a password hash, per client address and in total (0 = no limit):
+        # registrations per hour, token requests (API and login page) per minute.
+        self.REGISTER_WINDOW_SECONDS = env_int("USERS_REGISTER_WINDOW_SECONDS", 3600, minimum=1)
+        self.REGISTER_MAX_PER_ADDRESS = env_int("USERS_REGISTER_MAX_PER_ADDRESS", 10, minimum=0)
+        self.REGISTER_MAX_TOTAL = env_int("USERS_REGISTER_MAX_TOTAL", 200, minimum=0)
+        self.TOKEN_WINDOW_SECONDS = env_int("USERS_TOKEN_WINDOW_SECONDS", 60, minimum=1)
+        self.TOKEN_MAX_PER_ADDRESS = env_int("USERS_TOKEN_MAX_PER_ADDRESS", 30, minimum=0)
+        self.TOKEN_MAX_TOTAL = env_int("USERS_TOKEN_MAX_TOTAL", 600, minimum=0)
+        # Reverse proxies in front (ALB = 1) whose X-Forwarded-For/-Proto/-Port are trusted;
+        # USERS_TRUSTED_PROXIES is the older name.
+        self.TRUSTED_PROXY_COUNT = env_int(
+            "TRUSTED_PROXY_COUNT", env_int("USERS_TRUSTED_PROXIES", 0, minimum=0), minimum=0
+        )
         self.INFERENCE_SERVICE_URL = os.environ.get(
             "INFERENCE_SERVICE_URL", "http://127.0.0.1:8000"
         ).rstrip("/")

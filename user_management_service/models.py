@@ -62,12 +62,17 @@ class User(Base):
         }
 
 
-class LoginFailure(Base):
-    """One failed login; rows older than the rate-limit window are pruned."""
+class RateEvent(Base):
+    """One counted event (failed login, registration, token request); see ratelimit.py."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+    __tablename__ = "rate_limit_events"
+    __table_args__ = (
+        Index("ix_rate_limit_events_key_at", "key", "at"),
+        Index("ix_rate_limit_events_expires_at", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the row stops mattering to any window: pruned after that.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -138,19 +138,20 @@ def clear_token_cookie(resp: Response) -> None:
 def register():
     """Registration form."""
     form = RegisterForm()
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
         try:
+            accounts.limit_requests("register")
             accounts.register(form.email.data or "", form.password.data or "")
         except AccountError as exc:
             _show_error(form, exc)
-            status = exc.status
+            status, headers = exc.status, exc.headers
         else:
             flash("Your account is ready. Log in with your email and password.", "success")
             return redirect(url_for("pages.login", email=form.email.data.strip().lower()), 303)
     elif request.method == "POST":
         status = 400
-    return _page("users/register.html", status, form=form, user=current_page_user())
+    return _page("users/register.html", status, headers, form=form, user=current_page_user())
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -162,6 +163,7 @@ def login():
     status, headers = 200, {}
     if form.validate_on_submit():
         try:
+            accounts.limit_requests("token")
             user = accounts.authenticate(form.email.data or "", form.password.data or "")
         except AccountError as exc:
             form.form_errors.append(exc.message)

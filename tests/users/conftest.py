@@ -48,7 +48,7 @@ def database_url(request, tmp_path):
 
 _TRUNCATE = """
 DO $$ BEGIN
-  IF to_regclass('users') IS NOT NULL THEN TRUNCATE users, login_failures; END IF;
+  IF to_regclass('users') IS NOT NULL THEN TRUNCATE users, rate_limit_events; END IF;
 END $$
 """
 
@@ -67,6 +67,12 @@ def base_config(tmp_path, database_url: str) -> dict:
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": 3,
         "LOGIN_MAX_FAILURES_PER_ADDRESS": 6,
         "LOGIN_WINDOW_SECONDS": 60,
+        # Fixtures register and log in many times from one address; test_users_limits.py
+        # checks the shipped defaults.
+        "REGISTER_MAX_PER_ADDRESS": 10**6,
+        "REGISTER_MAX_TOTAL": 10**6,
+        "TOKEN_MAX_PER_ADDRESS": 10**6,
+        "TOKEN_MAX_TOTAL": 10**6,
         "INFERENCE_SERVICE_URL": "http://127.0.0.1:9",  # closed port: fails fast
         "INFERENCE_DELETE_TIMEOUT_SECONDS": 1,
         "INFERENCE_PUBLIC_URL": "http://ask.test:8000",
