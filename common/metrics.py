@@ -1,12 +1,37 @@
-"""Prometheus metrics: requests by endpoint and status, and a latency histogram."""
+"""Prometheus metrics: requests by endpoint and status, and a latency histogram.
+
+Under gunicorn every worker counts on its own. gunicorn_conf.py points PROMETHEUS_MULTIPROC_DIR
+at a directory before the workers start (common.multiproc); prometheus_client then keeps each
+worker's values in files there, and /metrics adds up every worker's files, dead ones included,
+so a scrape counts all requests whichever worker answers it. Without that variable (tests,
+a single process) the app's own registry is served.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 
 from flask import Flask, Response, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
+
+log = logging.getLogger(__name__)
+
+
+def multiprocess_dir() -> str | None:
+    """The directory worker values are written to, or None in single-process mode."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        return None
+    if not getattr(values.ValueClass, "_multiprocess", False):
+        # prometheus_client decides when first imported: it was imported before the variable
+        # was set, so values live in memory and the directory would miss this process.
+        log.warning("PROMETHEUS_MULTIPROC_DIR set after prometheus_client was imported: ignored")
+        return None
+    return path
 
 
 class Metrics:
@@ -14,6 +39,7 @@ class Metrics:
 
     def __init__(self, app: Flask, service: str):
         self.registry = CollectorRegistry()
+        self.multiprocess_dir = multiprocess_dir()
         self.requests = Counter(
             "http_requests_total",
             "HTTP requests by endpoint and status.",
@@ -45,5 +71,9 @@ class Metrics:
         return resp
 
     def view(self) -> Response:
-        """Expose Prometheus metrics in text format."""
-        return Response(generate_latest(self.registry), mimetype=CONTENT_TYPE_LATEST)
+        """Expose Prometheus metrics in text format (every worker's, under gunicorn)."""
+        registry = self.registry
+        if self.multiprocess_dir:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.multiprocess_dir)
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

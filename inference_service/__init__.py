@@ -37,7 +37,9 @@ csrf = CSRFProtect()
 class ServiceMetrics:
     """Prometheus series of our own, in the app's registry next to the HTTP ones."""
 
-    def __init__(self, registry):
+    def __init__(self, registry, multiprocess: bool = False):
+        self.multiprocess = multiprocess
+        self._versions: set[str] = set()
         self.predictions = Counter(
             "medtriage_predictions_total",
             "Triage predictions by category and model version.",
@@ -55,9 +57,13 @@ class ServiceMetrics:
             "1 for the model version being served.",
             ["version"],
             registry=registry,
+            multiprocess_mode="livemax",  # 1 while any live worker serves that version
         )
         self.model_ready = Gauge(
-            "medtriage_model_ready", "1 once a model serves.", registry=registry
+            "medtriage_model_ready",
+            "1 once a model serves (in every live worker).",
+            registry=registry,
+            multiprocess_mode="livemin",
         )
         self.reloads = Counter(
             "medtriage_model_reloads_total",
@@ -72,7 +78,13 @@ class ServiceMetrics:
         )
 
     def swapped(self, pipeline) -> None:
-        self.model_info.clear()
+        # A worker's multiprocess file keeps every series it has set: zero the old versions
+        # (in a single process they are dropped as well).
+        for version in self._versions - {pipeline.version}:
+            self.model_info.labels(version).set(0)
+        if not self.multiprocess:
+            self.model_info.clear()
+        self._versions.add(pipeline.version)
         self.model_info.labels(pipeline.version).set(1)
         self.model_ready.set(1)
         self.reloads.labels("loaded").inc()
@@ -99,7 +111,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure_logging(app, SERVICE)
     register_error_handlers(app)
     Metrics(app, SERVICE)
-    metrics = ServiceMetrics(app.extensions["metrics"].registry)
+    http_metrics = app.extensions["metrics"]
+    metrics = ServiceMetrics(http_metrics.registry, bool(http_metrics.multiprocess_dir))
     app.extensions["medtriage_metrics"] = metrics
     csrf.init_app(app)
 

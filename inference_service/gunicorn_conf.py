@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import os
 
+from common import multiproc
+
 bind = f"{os.environ.get('INFERENCE_HOST', '127.0.0.1')}:{os.environ.get('INFERENCE_PORT', '8000')}"
 
 # One BLAS thread per worker: OpenBLAS's idle threads spin, so two per worker on 2 cores ate
@@ -73,12 +75,18 @@ proc_name = "medtriage-inference"
 
 
 def on_starting(server):
-    """Give the workers a shared place to say they are serving (see readiness.py)."""
+    """Give the workers a shared place to say they are serving (see readiness.py), and one
+    for their Prometheus values, so /metrics covers every worker (common/metrics.py)."""
     import tempfile
 
     directory = tempfile.mkdtemp(prefix="medtriage-inference-ready-")
     os.environ["INFERENCE_READINESS_DIR"] = directory
     os.environ["INFERENCE_EXPECTED_WORKERS"] = str(server.cfg.workers)
+    multiproc.prepare_metrics_dir("inference")
+
+
+def child_exit(server, worker):
+    multiproc.mark_worker_dead(worker.pid)
 
 
 def on_exit(server):
@@ -87,6 +95,7 @@ def on_exit(server):
     directory = os.environ.get("INFERENCE_READINESS_DIR")
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
+    multiproc.remove_metrics_dir()
 
 
 def post_worker_init(worker):

@@ -65,9 +65,13 @@ class Gunicorn:
                 self.proc.wait(timeout=10)
 
 
-def start(service: str, env: dict[str, str], log: Path, port: int | None = None) -> Gunicorn:
-    """Start `service` ("inference" or "users") with its own gunicorn config on a free port."""
-    conf, app, port_var = SERVICES[service]
+def start(
+    service: str, env: dict[str, str], log: Path, port: int | None = None, app: str | None = None
+) -> Gunicorn:
+    """Start `service` ("inference" or "users") with its own gunicorn config on a free port
+    (`app`: another WSGI app to run with that config, e.g. one serving a fake pipeline)."""
+    conf, default_app, port_var = SERVICES[service]
+    app = app or default_app
     port = port or free_port()
     full_env = {**os.environ, port_var: str(port), "TF_CPP_MIN_LOG_LEVEL": "3", **env}
     cmd = [str(Path(sys.executable).parent / "gunicorn"), "-c", str(REPO / conf), app]
@@ -82,10 +86,14 @@ def start(service: str, env: dict[str, str], log: Path, port: int | None = None)
 
 @contextlib.contextmanager
 def gunicorn_server(
-    env: dict[str, str], log: Path, port: int | None = None, service: str = "inference"
+    env: dict[str, str],
+    log: Path,
+    port: int | None = None,
+    service: str = "inference",
+    app: str | None = None,
 ) -> Iterator[Gunicorn]:
     """Start gunicorn for `service`; always terminated on exit."""
-    server = start(service, env, log, port)
+    server = start(service, env, log, port, app)
     try:
         yield server
     finally:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+from common import multiproc
+
 bind = f"{os.environ.get('USERS_HOST', '0.0.0.0')}:{os.environ.get('USERS_PORT', '8001')}"  # noqa: S104 - containers  # nosec B104 - containers
 
 # Two workers with two threads each: the expensive part of this service is argon2id
@@ -36,3 +38,16 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = "medtriage-users"
+
+
+# Prometheus multiprocess mode: /metrics adds up every worker's values (common/metrics.py).
+def on_starting(server):
+    multiproc.prepare_metrics_dir("users")
+
+
+def child_exit(server, worker):
+    multiproc.mark_worker_dead(worker.pid)
+
+
+def on_exit(server):
+    multiproc.remove_metrics_dir()
