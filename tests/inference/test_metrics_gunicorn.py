@@ -11,9 +11,9 @@ import pytest
 import requests
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
-from tests.gunicorn import gunicorn_server
+from testkit.gunicorn import gunicorn_server
 from tests.metrics_scrape import per_worker, scrape, total
-from tests.net import wait_for
+from testkit.net import wait_for
 
 pytestmark = pytest.mark.slow
 

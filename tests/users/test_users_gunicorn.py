@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.gunicorn import gunicorn_server
+from testkit.gunicorn import gunicorn_server
 from tests.metrics_scrape import per_worker, scrape, total
-from tests.net import wait_for
+from testkit.net import wait_for
 from tests.users.conftest import PASSWORD
 
 pytestmark = pytest.mark.slow
