@@ -12,8 +12,8 @@ import requests
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
 from testkit.gunicorn import gunicorn_server
-from tests.metrics_scrape import per_worker, scrape, total
 from testkit.net import wait_for
+from tests.metrics_scrape import per_worker, scrape, total
 
 pytestmark = pytest.mark.slow
 

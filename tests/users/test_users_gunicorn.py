@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from testkit.gunicorn import gunicorn_server
-from tests.metrics_scrape import per_worker, scrape, total
 from testkit.net import wait_for
+from tests.metrics_scrape import per_worker, scrape, total
 from tests.users.conftest import PASSWORD
 
 pytestmark = pytest.mark.slow
