@@ -26,7 +26,10 @@ MAX_NGRAM = 8
 CONF_FOCUS = 0.95
 CONF_SYNONYM = 0.85
 CORRECTION_PENALTY = 0.15  # per corrected token
+CONF_EPONYM = 0.7  # "Parkinson" for Parkinson's disease
 CONF_ABBREV = 0.6
+# Topics that are not conditions (MedlinePlus "Other": Blood, Surgery, Medicines) rank last.
+OTHER_PENALTY = 0.3
 # A CUI shared by more distinct names than this is generic ("syndrome", "diabetes mellitus"
 # on every diabetes-related title): it must not glue conditions together.
 MAX_NAMES_PER_CUI = 3
@@ -46,6 +49,12 @@ _STOP = frozenset(
     type types disease diseases disorder disorders syndrome syndromes condition conditions problem
     problems health information help test tests treatment care child children baby babies women
     men people family pain falls fall age aging other others""".split()
+)
+# Surnames/words that are also ordinary English: never a condition on their own as eponym stems.
+_EPONYM_DENY = frozenset(
+    """christma christmas coach clove genoa carpenter fisher bloom alexander gardner fowler
+    barrett cohen davidson anderson emanuel escobar chandler cumming bowen brody crandall
+    carney charlevoix costello galloway gillespie goldberg fraser feingold filippi""".split()
 )
 
 
@@ -130,7 +139,8 @@ class FocusIndex:
         ordinary: list[str],
     ) -> None:
         self.groups = groups  # [{"name": canonical, "foci": [...], "rows": n}]
-        self.names = names  # normalised phrase -> [[group, kind]] kind: 0 focus, 1 synonym
+        # normalised phrase -> [[group, kind]]; kind 0 focus, 1 synonym, 2 eponym stem
+        self.names = names
         self.abbrevs = abbrevs  # surface abbreviation (case kept) -> [group]
         self.ordinary = set(ordinary)  # raw corpus words that are never "corrected"
         self._compile()
@@ -139,12 +149,15 @@ class FocusIndex:
     @classmethod
     def build(cls, kb: Any) -> FocusIndex:
         """Group kb rows into conditions and index names, synonyms, abbreviations and vocabulary."""
-        cols = [c for c in ("focus", "synonyms", "cuis") if c in kb.columns]
+        cols = [c for c in ("focus", "synonyms", "cuis", "focus_category") if c in kb.columns]
         rows = kb[cols].fillna("").astype(str)
         row_counts: Counter[tuple[str, str, str]] = Counter()
+        not_condition: set[str] = set()  # MedlinePlus topics tagged "Other": Blood, Surgery, ...
         for rec in rows.itertuples(index=False):
             d = rec._asdict()
             row_counts[(d["focus"].strip(), d.get("synonyms", ""), d.get("cuis", ""))] += 1
+            if d.get("focus_category", "") == "Other":
+                not_condition.add(d["focus"].strip())
 
         # Union-find over normalised focus names.
         parent: dict[str, str] = {}
@@ -201,7 +214,12 @@ class FocusIndex:
             canonical = sorted(spell.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0][0]
             foci = sorted({f.lower().strip() for f in spell})
             groups.append(
-                {"name": strip_acronym(canonical), "foci": foci, "rows": sum(spell.values())}
+                {
+                    "name": strip_acronym(canonical),
+                    "foci": foci,
+                    "rows": sum(spell.values()),
+                    "other": all(f in not_condition for f in spell),
+                }
             )
             for f in spell:
                 cls._add_name(names, normalise(strip_acronym(f)), gid, 0)
@@ -215,11 +233,36 @@ class FocusIndex:
         # Ordinary words: corpus vocabulary (answers + questions) minus name-only words; tokens
         # in it are taken as written, so "cell" is never "corrected" to "celt".
         vocab: Counter[str] = Counter()
+        capital: Counter[str] = Counter()
         for col in ("answer", "question"):
             if col in kb.columns:
                 for text in kb[col].astype(str):
-                    vocab.update(_raw(t) for t, _, _ in tokens(text))
+                    toks = [t for t, _, _ in tokens(text)]
+                    vocab.update(_raw(t) for t in toks)
+                    capital.update(_fold(t) for t in toks if t[:1].isupper())
         ordinary = sorted(w for w, c in vocab.items() if c >= 3 and len(w) > 1)
+        # Eponyms: "Parkinson's disease" is also named "Parkinson('s)". Only when every stem word
+        # is a proper noun in the corpus (nearly always capitalised), so "Down syndrome" keeps
+        # needing its head noun.
+        folded_vocab: Counter[str] = Counter()
+        for w, c in vocab.items():
+            folded_vocab[_fold(w)] += c
+        heads = ("disease", "syndrome", "disorder")
+        for key, entries in list(names.items()):
+            toks = key.split()
+            if len(toks) < 2 or toks[-1] not in heads:
+                continue
+            stem = toks[:-1]
+            if all(
+                len(t) >= 5
+                and t not in _STOP
+                and t not in _EPONYM_DENY
+                and folded_vocab[t] >= 3
+                and capital[t] >= 0.9 * folded_vocab[t]
+                for t in stem
+            ):
+                for gid, _kind in entries:
+                    cls._add_name(names, " ".join(stem), gid, 2)
         return cls(groups, dict(names), dict(abbrevs), ordinary)
 
     @staticmethod
@@ -356,8 +399,10 @@ class FocusIndex:
                         best = cand
             if best is not None:
                 end, gid, kind, corr = best
-                conf = CONF_FOCUS if kind == 0 else CONF_SYNONYM
+                conf = (CONF_FOCUS, CONF_SYNONYM, CONF_EPONYM)[kind]
                 conf -= CORRECTION_PENALTY * corr
+                if self.groups[gid].get("other"):
+                    conf -= OTHER_PENALTY
                 hits.append(_Hit(gid, i, end, conf))
             # Abbreviations: case-sensitive when short, so "ALL"/"MS" but not "all"/"ms".
             surface = toks[i][0]
