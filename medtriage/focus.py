@@ -350,9 +350,7 @@ class FocusIndex:
             for p in probes:
                 cands.update(self._deletes.get(p, ()))
             found = {
-                self._raw2fold[c]
-                for c in cands
-                if damerau_levenshtein(raw, c, limit) <= limit
+                self._raw2fold[c] for c in cands if damerau_levenshtein(raw, c, limit) <= limit
             }
             out = tuple(sorted(found))
         if len(self._corr_cache) > 50_000:
@@ -448,7 +446,7 @@ class FocusIndex:
                 h.confidence
                 + (0.15 if start < subject_end else 0.0)
                 + 0.05 * min(mentions[h.group] - 1, 3)
-                + 0.03 * min(n_tok - 1, 3)
+                + 0.01 * min(n_tok - 1, 3)
                 - 0.1 * start / total
             )
             if h.group not in per_group or score > per_group[h.group][0]:
