@@ -310,6 +310,15 @@ class FocusIndex:
         self._deletes = dict(deletes)
         self._abbrev_lower = {a.lower(): g for a, g in self.abbrevs.items() if len(a) > 4}
         self._corr_cache: dict[str, tuple[str, ...]] = {}
+        # Initials of 3-5 word names ("GCA" for giant cell arteritis). Too ambiguous to name a
+        # condition alone; they only add a mention (and the subject bonus) to a group that the
+        # text also names in full.
+        self._initials: dict[str, set[int]] = defaultdict(set)
+        for key, entries in self.names.items():
+            toks = key.split()
+            if 3 <= len(toks) <= 5 and all(t[0].isalpha() for t in toks):
+                for gid, _kind in entries:
+                    self._initials["".join(t[0] for t in toks).upper()].add(gid)
 
     # ---------------------------------------------------------------- save / load
     def save(self, directory: Path) -> None:
@@ -438,13 +447,23 @@ class FocusIndex:
         total = max(len(text), 1)
         per_group: dict[int, tuple[float, _Hit]] = {}
         mentions: Counter[int] = Counter(h.group for h in chosen)
+        named = set(mentions)
+        in_subject: set[int] = set()
+        for k, (surface, start, _end) in enumerate(toks):
+            if taken[k] or not (3 <= len(surface) <= 5 and surface.isupper()):
+                continue
+            for gid in self._initials.get(surface, ()):
+                if gid in named:
+                    mentions[gid] += 1
+                    if start < subject_end:
+                        in_subject.add(gid)
         for h in chosen:
             start = toks[h.start_tok][1]
             n_tok = h.end_tok - h.start_tok
             # Rank: confidence, subject line, repeated mentions, specificity, first-named.
             score = (
                 h.confidence
-                + (0.15 if start < subject_end else 0.0)
+                + (0.15 if start < subject_end or h.group in in_subject else 0.0)
                 + 0.05 * min(mentions[h.group] - 1, 3)
                 + 0.01 * min(n_tok - 1, 3)
                 - 0.1 * start / total

@@ -164,3 +164,16 @@ def test_real_kb(real: FocusIndex) -> None:
     assert real.recognize("my mother has breast cancer")[0].matched.lower() == "breast cancer"
     got = [m.matched.lower() for m in real.recognize("I have diabetis and glaucoma")]
     assert set(got[:2]) == {"diabetes", "glaucoma"}
+
+
+def test_initials_support_a_named_condition(small: FocusIndex) -> None:
+    # Initials ("GCA") never name a condition alone, but back one the message names.
+    idx = FocusIndex.build(
+        pd.DataFrame(
+            [(f, "", "", "") for f in ("Giant cell arteritis", "COPD")],
+            columns=["focus", "synonyms", "cuis", "answer"],
+        )
+    )
+    assert idx.recognize("SUBJECT: GCA  MESSAGE: prognosis?") == []
+    text = "SUBJECT: GCA  MESSAGE: I have COPD and my mom has giant cell arteritis"
+    assert names(idx.recognize(text))[0] == "Giant cell arteritis"
