@@ -1,0 +1,498 @@
+"""Focus recognition: which MedQuAD condition(s) a consumer health question is about.
+
+Pure Python + numpy-free at run time. The index holds every MedQuAD focus name, its synonyms and
+abbreviations, grouped into conditions (rows sharing a specific CUI or a normalised name are one
+condition across GARD, GHR, NIDDK, ...). Recognition is an exact token-trie walk (longest match
+wins) with spelling correction for tokens that are not ordinary words of the MedQuAD corpus
+(symmetric-delete candidates verified with Damerau-Levenshtein), and case-sensitive matching of
+short abbreviations so "MS"/"ALS" match but "as"/"all" do not.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+INDEX_FILE = "focus_index.json.gz"
+FORMAT_VERSION = 1
+MAX_NGRAM = 8
+
+# Base confidences: exact full name > synonym > corrected misspelling > abbreviation.
+CONF_FOCUS = 0.95
+CONF_SYNONYM = 0.85
+CORRECTION_PENALTY = 0.15  # per corrected token
+CONF_EPONYM = 0.7  # "Parkinson" for Parkinson's disease
+CONF_ABBREV = 0.6
+# Topics that are not conditions (MedlinePlus "Other": Blood, Surgery, Medicines) rank last.
+OTHER_PENALTY = 0.3
+# A CUI shared by more distinct names than this is generic ("syndrome", "diabetes mellitus"
+# on every diabetes-related title): it must not glue conditions together.
+MAX_NAMES_PER_CUI = 3
+
+_TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_PAREN_ACRONYM_RE = re.compile(r"\(([A-Z][A-Za-z0-9\-]{1,9})\)")
+_ABBREV_RE = re.compile(r"^[A-Z0-9][A-Za-z0-9\-]{1,9}$")
+_SUBJECT_RE = re.compile(r"^\s*SUBJECT\s*:(.*?)MESSAGE\s*:", re.S | re.I)
+
+# Names never worth matching on their own: function words and vague nouns that MedQuAD happens
+# to have as a focus or synonym (MedlinePlus topics such as "Falls", GARD synonyms like "NA").
+_STOP = frozenset(
+    """a an and are as at be but by can do for from had has have he her his how i if in into is it
+    its me my not of on or our she so that the their them they this to was we were what when where
+    which who why will with you your about after all also any been both each more most other over
+    same some such than then there these those through too under up very just only new one two
+    type types disease diseases disorder disorders syndrome syndromes condition conditions problem
+    problems health information help test tests treatment care child children baby babies women
+    men people family pain falls fall age aging other others""".split()
+)
+# Surnames/words that are also ordinary English: never a condition on their own as eponym stems.
+_EPONYM_DENY = frozenset(
+    """christma christmas coach clove genoa carpenter fisher bloom alexander gardner fowler
+    barrett cohen davidson anderson emanuel escobar chandler cumming bowen brody crandall
+    carney charlevoix costello galloway gillespie goldberg fraser feingold filippi""".split()
+)
+
+
+def _fold(token: str) -> str:
+    """Lower-case, drop possessives and fold simple plurals so 'Crohn's' == 'crohns' == 'crohn'."""
+    t = token.lower().replace("’", "'")
+    if t.endswith("'s"):
+        t = t[:-2]
+    t = t.replace("'", "")
+    if len(t) > 4 and t.endswith("ies"):
+        return t[:-3] + "y"
+    if len(t) > 3 and t.endswith("s") and not t.endswith(("ss", "us", "is", "ous", "sis")):
+        return t[:-1]
+    return t
+
+
+def _raw(token: str) -> str:
+    return token.lower().replace("’", "'").replace("'", "")
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """(surface token, start, end) of every word in `text`."""
+    return [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+
+
+def normalise(text: str) -> str:
+    """Canonical comparison form of a name: folded tokens joined by spaces."""
+    return " ".join(_fold(t) for t, _, _ in tokens(text))
+
+
+def damerau_levenshtein(a: str, b: str, limit: int = 2) -> int:
+    """Optimal-string-alignment distance, returning limit + 1 early when it is exceeded."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        best = cur[0]
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+            best = min(best, v)
+        if best > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+@dataclass(frozen=True)
+class FocusMatch:
+    text: str  # as written in the question (the span)
+    matched: str  # canonical focus name (the most common MedQuAD spelling in the group)
+    confidence: float  # 0..1: exact full name > synonym > corrected misspelling > abbreviation
+    foci: tuple[str, ...]  # every MedQuAD `focus` value (lower-cased, stripped) of the group
+    start: int  # character offset of the span in the question
+
+
+@dataclass
+class _Hit:
+    group: int
+    start_tok: int
+    end_tok: int  # exclusive
+    confidence: float
+
+
+class FocusIndex:
+    """Name trie + spelling index over MedQuAD foci; see module docstring."""
+
+    def __init__(
+        self,
+        groups: list[dict[str, Any]],
+        names: dict[str, list[list[Any]]],
+        abbrevs: dict[str, list[int]],
+        ordinary: list[str],
+    ) -> None:
+        self.groups = groups  # [{"name": canonical, "foci": [...], "rows": n}]
+        # normalised phrase -> [[group, kind]]; kind 0 focus, 1 synonym, 2 eponym stem
+        self.names = names
+        self.abbrevs = abbrevs  # surface abbreviation (case kept) -> [group]
+        self.ordinary = set(ordinary)  # raw corpus words that are never "corrected"
+        self._compile()
+
+    # ---------------------------------------------------------------- build
+    @classmethod
+    def build(cls, kb: Any) -> FocusIndex:
+        """Group kb rows into conditions and index names, synonyms, abbreviations and vocabulary."""
+        cols = [c for c in ("focus", "synonyms", "cuis", "focus_category") if c in kb.columns]
+        rows = kb[cols].fillna("").astype(str)
+        row_counts: Counter[tuple[str, str, str]] = Counter()
+        not_condition: set[str] = set()  # MedlinePlus topics tagged "Other": Blood, Surgery, ...
+        for rec in rows.itertuples(index=False):
+            d = rec._asdict()
+            row_counts[(d["focus"].strip(), d.get("synonyms", ""), d.get("cuis", ""))] += 1
+            if d.get("focus_category", "") == "Other":
+                not_condition.add(d["focus"].strip())
+
+        # Union-find over normalised focus names.
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            parent.setdefault(x, x)
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        def union(a: str, b: str) -> None:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+
+        def strip_acronym(focus: str) -> str:
+            return _PAREN_ACRONYM_RE.sub(" ", focus).strip()
+
+        cui_names: dict[str, set[str]] = defaultdict(set)
+        entries = []
+        for (focus, syn, cuis), n in row_counts.items():
+            key = normalise(strip_acronym(focus))
+            if not key:
+                continue
+            find(key)
+            cui_list = [c.strip() for c in cuis.split(";") if c.strip()]
+            for c in cui_list:
+                cui_names[c].add(key)
+            entries.append((focus, syn, key, n))
+        for keys in cui_names.values():
+            if 1 < len(keys) <= MAX_NAMES_PER_CUI:
+                first, *rest = sorted(keys)
+                for k in rest:
+                    union(first, k)
+
+        root_ids: dict[str, int] = {}
+        spellings: list[Counter[str]] = []
+        syns: list[set[str]] = []
+        for focus, syn, key, n in entries:
+            gid = root_ids.setdefault(find(key), len(root_ids))
+            if gid == len(spellings):
+                spellings.append(Counter())
+                syns.append(set())
+            spellings[gid][focus] += n
+            syns[gid].update(s.strip() for s in syn.split(";") if s.strip())
+            syns[gid].update(_PAREN_ACRONYM_RE.findall(focus))
+
+        groups: list[dict[str, Any]] = []
+        names: dict[str, list[list[Any]]] = defaultdict(list)
+        abbrevs: dict[str, list[int]] = defaultdict(list)
+        for gid, spell in enumerate(spellings):
+            # Canonical: most rows; ties -> shorter (titles like "What I need to know..." lose).
+            canonical = sorted(spell.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0][0]
+            foci = sorted({f.lower().strip() for f in spell})
+            groups.append(
+                {
+                    "name": strip_acronym(canonical),
+                    "foci": foci,
+                    "rows": sum(spell.values()),
+                    "other": all(f in not_condition for f in spell),
+                }
+            )
+            for f in spell:
+                cls._add_name(names, normalise(strip_acronym(f)), gid, 0)
+            for s in syns[gid]:
+                if _ABBREV_RE.match(s) and sum(ch.isupper() for ch in s) >= 2 and " " not in s:
+                    if gid not in abbrevs[s]:
+                        abbrevs[s].append(gid)
+                else:
+                    cls._add_name(names, normalise(strip_acronym(s)), gid, 1)
+
+        # Ordinary words: corpus vocabulary (answers + questions) minus name-only words; tokens
+        # in it are taken as written, so "cell" is never "corrected" to "celt".
+        vocab: Counter[str] = Counter()
+        capital: Counter[str] = Counter()
+        for col in ("answer", "question"):
+            if col in kb.columns:
+                for text in kb[col].astype(str):
+                    toks = [t for t, _, _ in tokens(text)]
+                    vocab.update(_raw(t) for t in toks)
+                    capital.update(_fold(t) for t in toks if t[:1].isupper())
+        ordinary = sorted(w for w, c in vocab.items() if c >= 3 and len(w) > 1)
+        # Eponyms: "Parkinson's disease" is also named "Parkinson('s)". Only when every stem word
+        # is a proper noun in the corpus (nearly always capitalised), so "Down syndrome" keeps
+        # needing its head noun.
+        folded_vocab: Counter[str] = Counter()
+        for w, c in vocab.items():
+            folded_vocab[_fold(w)] += c
+        heads = ("disease", "syndrome", "disorder")
+        for key, entries in list(names.items()):
+            toks = key.split()
+            if len(toks) < 2 or toks[-1] not in heads:
+                continue
+            stem = toks[:-1]
+            if all(
+                len(t) >= 5
+                and t not in _STOP
+                and t not in _EPONYM_DENY
+                and folded_vocab[t] >= 3
+                and capital[t] >= 0.9 * folded_vocab[t]
+                for t in stem
+            ):
+                for gid, _kind in entries:
+                    cls._add_name(names, " ".join(stem), gid, 2)
+        return cls(groups, dict(names), dict(abbrevs), ordinary)
+
+    @staticmethod
+    def _add_name(names: dict[str, list[list[Any]]], key: str, gid: int, kind: int) -> None:
+        if not key:
+            return
+        toks = key.split()
+        if len(toks) > MAX_NGRAM or all(t in _STOP or t.isdigit() for t in toks):
+            return
+        if len(toks) == 1 and len(toks[0]) < 3:
+            return
+        lst = names.setdefault(key, [])
+        for entry in lst:
+            if entry[0] == gid:
+                entry[1] = min(entry[1], kind)
+                return
+        lst.append([gid, kind])
+
+    def _compile(self) -> None:
+        """Derived structures (trie, spelling index), rebuilt at load instead of stored."""
+        self._trie: dict[str, Any] = {}
+        name_vocab: set[str] = set()
+        for key, entries in self.names.items():
+            node = self._trie
+            for t in key.split():
+                node = node.setdefault(t, {})
+                name_vocab.add(t)
+            # Best group for the phrase: focus names before synonyms, then the bigger group.
+            best = min(entries, key=lambda e: (e[1], -self.groups[e[0]]["rows"], e[0]))
+            node[""] = (best[0], best[1])
+        self._name_vocab = name_vocab
+        # Symmetric delete index (distance 1) over the surface forms of folded name tokens
+        # ("diabete" is indexed as "diabetes" too, so "diabetis" is one edit away).
+        self._raw2fold: dict[str, str] = {}
+        for w in name_vocab:
+            if len(w) >= 3 and not w.isdigit():
+                forms = [w, w + "s"] + ([w[:-1] + "ies"] if w.endswith("y") else [])
+                for f in forms:
+                    self._raw2fold.setdefault(f, w)
+        deletes: dict[str, list[str]] = defaultdict(list)
+        for f in self._raw2fold:
+            deletes[f].append(f)
+            for d in _deletes(f):
+                deletes[d].append(f)
+        self._deletes = dict(deletes)
+        self._abbrev_lower = {a.lower(): g for a, g in self.abbrevs.items() if len(a) > 4}
+        self._corr_cache: dict[str, tuple[str, ...]] = {}
+        # Initials of 3-5 word names ("GCA" for giant cell arteritis). Too ambiguous to name a
+        # condition alone; they only add a mention (and the subject bonus) to a group that the
+        # text also names in full.
+        self._initials: dict[str, set[int]] = defaultdict(set)
+        for key, entries in self.names.items():
+            toks = key.split()
+            if 3 <= len(toks) <= 5 and all(t[0].isalpha() for t in toks):
+                for gid, _kind in entries:
+                    self._initials["".join(t[0] for t in toks).upper()].add(gid)
+
+    # ---------------------------------------------------------------- save / load
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "version": FORMAT_VERSION,
+            "groups": self.groups,
+            "names": self.names,
+            "abbrevs": self.abbrevs,
+            "ordinary": sorted(self.ordinary),
+        }
+        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        with open(directory / INDEX_FILE, "wb") as fh:
+            fh.write(gzip.compress(data, mtime=0))
+
+    @classmethod
+    def load(cls, directory: Path) -> FocusIndex:
+        with gzip.open(Path(directory) / INDEX_FILE, "rt", encoding="utf-8") as fh:
+            p = json.load(fh)
+        if p.get("version") != FORMAT_VERSION:
+            raise ValueError(f"focus index version {p.get('version')} != {FORMAT_VERSION}")
+        return cls(p["groups"], p["names"], p["abbrevs"], p["ordinary"])
+
+    # ---------------------------------------------------------------- recognition
+    def _corrections(self, raw: str) -> tuple[str, ...]:
+        """Folded name tokens within DL 1 (DL 2 for tokens >= 9 chars) of a non-word token."""
+        cached = self._corr_cache.get(raw)
+        if cached is not None:
+            return cached
+        out: tuple[str, ...] = ()
+        if len(raw) >= 3 and not raw.isdigit() and raw not in self.ordinary and len(raw) < 40:
+            limit = 2 if len(raw) >= 9 else 1
+            probes = {raw} | _deletes(raw)
+            if limit == 2:
+                probes |= {d2 for d in _deletes(raw) for d2 in _deletes(d)}
+            cands: set[str] = set()
+            for p in probes:
+                cands.update(self._deletes.get(p, ()))
+            found = {
+                self._raw2fold[c] for c in cands if damerau_levenshtein(raw, c, limit) <= limit
+            }
+            out = tuple(sorted(found))
+        if len(self._corr_cache) > 50_000:
+            self._corr_cache.clear()
+        self._corr_cache[raw] = out
+        return out
+
+    def _scan(self, toks: list[tuple[str, int, int]]) -> list[_Hit]:
+        hits: list[_Hit] = []
+        folded = [_fold(t) for t, _, _ in toks]
+        raws = [_raw(t) for t, _, _ in toks]
+        letters = [c for t, _, _ in toks for c in t if c.isalpha()]
+        shouting = len(letters) > 20 and sum(c.isupper() for c in letters) > 0.6 * len(letters)
+        n = len(toks)
+        for i in range(n):
+            # Trie walk with at most one candidate per step set: (node, corrections).
+            frontier = [(self._trie, 0)]
+            best: tuple[int, int, int, int] | None = None  # (end, group, kind, corrections)
+            for j in range(i, min(n, i + MAX_NGRAM)):
+                nxt = []
+                for node, corr in frontier:
+                    child = node.get(folded[j])
+                    if child is not None:
+                        nxt.append((child, corr))
+                    elif corr < 2 and folded[j] not in self._name_vocab:
+                        for c in self._corrections(raws[j]):
+                            # Short tokens are only corrected inside multi-word names.
+                            ch = node.get(c)
+                            if ch is not None and (len(raws[j]) >= 5 or j > i):
+                                nxt.append((ch, corr + 1))
+                if not nxt:
+                    break
+                frontier = nxt
+                for node, corr in frontier:
+                    term = node.get("")
+                    if term is None:
+                        continue
+                    length = j + 1 - i
+                    # A lone corrected token must be long; a corrected 3-letter one never stands alone.
+                    if corr and length == 1 and len(raws[j]) < 6:
+                        continue
+                    cand = (j + 1, term[0], term[1], corr)
+                    if best is None or (cand[0], -cand[3]) > (best[0], -best[3]):
+                        best = cand
+            if best is not None:
+                end, gid, kind, corr = best
+                conf = (CONF_FOCUS, CONF_SYNONYM, CONF_EPONYM)[kind]
+                conf -= CORRECTION_PENALTY * corr
+                if self.groups[gid].get("other"):
+                    conf -= OTHER_PENALTY
+                hits.append(_Hit(gid, i, end, conf))
+            # Abbreviations: case-sensitive when short, so "ALL"/"MS" but not "all"/"ms".
+            surface = toks[i][0]
+            gids = self.abbrevs.get(surface)
+            if gids is None and len(surface) > 4:
+                gids = self._abbrev_lower.get(surface.lower())
+            if gids and not (shouting and surface.lower() in self.ordinary):
+                gid = max(gids, key=lambda g: (self.groups[g]["rows"], -g))
+                conf = CONF_ABBREV - (0.1 if len(gids) > 1 else 0.0)
+                hits.append(_Hit(gid, i, i + 1, conf))
+        return hits
+
+    def recognize(self, text: str, limit: int = 3) -> list[FocusMatch]:
+        """Conditions named in `text`, best first; [] when no covered condition is named."""
+        if not text or not isinstance(text, str):
+            return []
+        toks = tokens(text)
+        if not toks:
+            return []
+        hits = self._scan(toks)
+        if not hits:
+            return []
+        # Longest, most confident spans first; drop spans overlapping an already chosen one.
+        hits.sort(key=lambda h: (-(h.end_tok - h.start_tok), -h.confidence, h.start_tok))
+        taken = [False] * len(toks)
+        chosen: list[_Hit] = []
+        for h in hits:
+            if any(taken[h.start_tok : h.end_tok]):
+                continue
+            for k in range(h.start_tok, h.end_tok):
+                taken[k] = True
+            chosen.append(h)
+        m = _SUBJECT_RE.match(text)
+        subject_end = m.end(1) if m else -1
+        total = max(len(text), 1)
+        per_group: dict[int, tuple[float, _Hit]] = {}
+        mentions: Counter[int] = Counter(h.group for h in chosen)
+        named = set(mentions)
+        in_subject: set[int] = set()
+        for k, (surface, start, _end) in enumerate(toks):
+            if taken[k] or not (3 <= len(surface) <= 5 and surface.isupper()):
+                continue
+            for gid in self._initials.get(surface, ()):
+                if gid in named:
+                    mentions[gid] += 1
+                    if start < subject_end:
+                        in_subject.add(gid)
+        for h in chosen:
+            start = toks[h.start_tok][1]
+            n_tok = h.end_tok - h.start_tok
+            # Rank: confidence, subject line, repeated mentions, specificity, first-named.
+            score = (
+                h.confidence
+                + (0.15 if start < subject_end or h.group in in_subject else 0.0)
+                + 0.05 * min(mentions[h.group] - 1, 3)
+                + 0.01 * min(n_tok - 1, 3)
+                - 0.1 * start / total
+            )
+            if h.group not in per_group or score > per_group[h.group][0]:
+                per_group[h.group] = (score, h)
+        ranked = sorted(per_group.values(), key=lambda sh: (-sh[0], toks[sh[1].start_tok][1]))
+        out = []
+        for _, h in ranked[: max(limit, 0)]:
+            g = self.groups[h.group]
+            start, end = toks[h.start_tok][1], toks[h.end_tok - 1][2]
+            out.append(
+                FocusMatch(
+                    text=text[start:end],
+                    matched=g["name"],
+                    confidence=round(min(max(h.confidence, 0.0), 1.0), 3),
+                    foci=tuple(g["foci"]),
+                    start=start,
+                )
+            )
+        return out
+
+    def to_dict(self, m: FocusMatch) -> dict:
+        return {"text": m.text, "matched": m.matched, "confidence": m.confidence}
+
+    def group_of(self, name: str) -> tuple[str, ...] | None:
+        """Foci of the condition a bare name denotes (the match must cover most of it), else None."""
+        name = name.strip()
+        for m in self.recognize(name, limit=1):
+            if len(m.text) >= 0.6 * len(name):
+                return m.foci
+        return None

@@ -1,0 +1,179 @@
+"""Focus recognition on a small in-test kb, plus the real MedQuAD kb where shared data exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from medtriage.focus import FocusIndex, FocusMatch
+from training.focus_eval import data_dir, focus_accuracy
+
+ROWS = [
+    # focus, synonyms, cuis, answer
+    (
+        "Multiple sclerosis",
+        "MS",
+        "C0026769",
+        "Multiple sclerosis affects the nerves in all people.",
+    ),
+    ("multiple sclerosis", "disseminated sclerosis;MS", "C0026769", "It is more common in women."),
+    ("Macular degeneration", "", "C0242383", "Vision loss as people age in the center of the eye."),
+    ("age-related macular degeneration", "AMD;ARMD", "C0242383", "AMD is an eye disease."),
+    (
+        "Giant cell arteritis",
+        "Temporal arteritis;GCA",
+        "C0039483",
+        "Inflamed arteries of the head.",
+    ),
+    (
+        "COPD",
+        "Chronic obstructive pulmonary disease",
+        "C0024117",
+        "Lung disease that makes it hard.",
+    ),
+    ("Diabetes", "Diabetes mellitus", "C0011849", "High blood sugar over a long time."),
+    ("Breast Cancer", "", "C0006142", "Cancer that forms in the breast."),
+    ("Cancer", "", "C0006826", "Cancer is a disease where cells grow out of control as well."),
+    ("Acute lymphoblastic leukemia", "ALL", "C0023449", "A cancer of the blood and all marrow."),
+    (
+        "Ankylosing spondylitis",
+        "AS",
+        "C0038013",
+        "Arthritis of the spine, as well as other joints.",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def small() -> FocusIndex:
+    kb = pd.DataFrame(ROWS, columns=["focus", "synonyms", "cuis", "answer"])
+    return FocusIndex.build(kb)
+
+
+def names(matches: list[FocusMatch]) -> list[str]:
+    return [m.matched for m in matches]
+
+
+def test_exact_name(small: FocusIndex) -> None:
+    (m,) = small.recognize("What are the treatments for giant cell arteritis?")
+    assert m.matched == "Giant cell arteritis" and m.text == "giant cell arteritis"
+    assert m.start == len("What are the treatments for ") and m.confidence >= 0.9
+
+
+def test_grouping_by_cui_and_name(small: FocusIndex) -> None:
+    (m,) = small.recognize("my dad has macular degeneration")
+    assert set(m.foci) == {"macular degeneration", "age-related macular degeneration"}
+    (m,) = small.recognize("Multiple Sclerosis")
+    assert m.foci == ("multiple sclerosis",)
+
+
+def test_synonym(small: FocusIndex) -> None:
+    (m,) = small.recognize("is chronic obstructive pulmonary disease curable?")
+    assert m.matched == "COPD" and 0.7 < m.confidence < 0.95
+
+
+def test_misspelled(small: FocusIndex) -> None:
+    (m,) = small.recognize("my father was told he has macular degenration, what can be done?")
+    assert m.text == "macular degenration" and "macular degeneration" in m.foci
+    (m,) = small.recognize("my mom has giant cel arteritis")
+    assert m.matched == "Giant cell arteritis"
+    exact = small.recognize("giant cell arteritis")[0].confidence
+    assert m.confidence < exact
+
+
+def test_abbreviation_case_sensitive(small: FocusIndex) -> None:
+    assert names(small.recognize("She was diagnosed with MS last year")) == ["Multiple sclerosis"]
+    assert names(small.recognize("My son has ALL")) == ["Acute lymphoblastic leukemia"]
+    assert small.recognize("we all went as a group, ms smith too") == []
+    m = small.recognize("GCA")[0]
+    assert m.confidence < small.recognize("giant cell arteritis")[0].confidence
+
+
+def test_specific_name_beats_generic(small: FocusIndex) -> None:
+    assert names(small.recognize("my sister has breast cancer")) == ["Breast Cancer"]
+
+
+def test_two_conditions(small: FocusIndex) -> None:
+    got = names(small.recognize("I have COPD and multiple sclerosis"))
+    assert got[:2] == ["COPD", "Multiple sclerosis"]
+    assert len(small.recognize("I have COPD and multiple sclerosis", limit=1)) == 1
+
+
+def test_subject_line_preferred(small: FocusIndex) -> None:
+    text = "SUBJECT: diabetes  MESSAGE: I also have COPD, but my question is about my sugar."
+    assert names(small.recognize(text))[0] == "Diabetes"
+
+
+def test_no_condition(small: FocusIndex) -> None:
+    assert small.recognize("How do I reset my password for the website?") == []
+
+
+def test_long_message(small: FocusIndex) -> None:
+    text = ("I have been feeling tired for a long time and my doctor ran tests. " * 30)[:1950]
+    text += " Now it is diabetis."
+    assert len(text) > 1900
+    assert names(small.recognize(text)) == ["Diabetes"]
+
+
+def test_odd_input_never_crashes(small: FocusIndex) -> None:
+    for text in ["", " ", "😀😀", "\x00\x01\x02", "MS\x00COPD", "'" * 50, "a" * 5000, "é" * 20]:
+        assert isinstance(small.recognize(text), list)
+    assert small.recognize("") == []
+
+
+def test_to_dict(small: FocusIndex) -> None:
+    m = small.recognize("COPD")[0]
+    assert small.to_dict(m) == {"text": "COPD", "matched": "COPD", "confidence": m.confidence}
+
+
+def test_save_load_round_trip(small: FocusIndex, tmp_path: Path) -> None:
+    small.save(tmp_path)
+    loaded = FocusIndex.load(tmp_path)
+    for q in ["macular degenration", "MS and COPD", "SUBJECT: GCA MESSAGE: giant cel arteritis"]:
+        assert loaded.recognize(q) == small.recognize(q)
+
+
+def test_focus_accuracy(small: FocusIndex) -> None:
+    r = focus_accuracy(
+        small,
+        ["my dad has macular degeneration", "what is aspirin", "nothing here"],
+        [["age-related macular degeneration"], ["aspirin"], ["multiple sclerosis"]],
+    )
+    assert r["n"] == 3 and r["accuracy"] == pytest.approx(1 / 3)
+    assert r["coverage"] == pytest.approx(1 / 3) and r["n_in_kb"] == 2
+
+
+@pytest.fixture(scope="module")
+def real() -> FocusIndex:
+    path = data_dir() / "medquad.csv.gz"
+    if not path.exists():
+        pytest.skip("shared MedQuAD data not available")
+    return FocusIndex.build(pd.read_csv(path, keep_default_na=False, dtype=str))
+
+
+def test_real_kb(real: FocusIndex) -> None:
+    m = real.recognize("my father was told he has macular degenration, what can be done?")[0]
+    assert "macular degeneration" in m.foci and "age-related macular degeneration" in m.foci
+    text = "SUBJECT: GCA  MESSAGE: my mom has giant cel arteritis, is it serious?"
+    assert real.recognize(text)[0].matched.lower() == "giant cell arteritis"
+    assert real.recognize("is PKU inherited?")[0].matched.lower() == "phenylketonuria"
+    assert real.recognize("My brother has MS")[0].matched.lower() == "multiple sclerosis"
+    assert real.recognize("we all went as a group") == []
+    assert real.recognize("my mother has breast cancer")[0].matched.lower() == "breast cancer"
+    got = [m.matched.lower() for m in real.recognize("I have diabetis and glaucoma")]
+    assert set(got[:2]) == {"diabetes", "glaucoma"}
+
+
+def test_initials_support_a_named_condition(small: FocusIndex) -> None:
+    # Initials ("GCA") never name a condition alone, but back one the message names.
+    idx = FocusIndex.build(
+        pd.DataFrame(
+            [(f, "", "", "") for f in ("Giant cell arteritis", "COPD")],
+            columns=["focus", "synonyms", "cuis", "answer"],
+        )
+    )
+    assert idx.recognize("SUBJECT: GCA  MESSAGE: prognosis?") == []
+    text = "SUBJECT: GCA  MESSAGE: I have COPD and my mom has giant cell arteritis"
+    assert names(idx.recognize(text))[0] == "Giant cell arteritis"
