@@ -70,8 +70,30 @@ def _answer_schema() -> type[Schema]:
 TriageAnswer = _answer_schema()
 
 
+class TriageFocus(Response):
+    text = fields.String(required=True, metadata={"description": "as written in the question"})
+    matched = fields.String(required=True, metadata={"description": "the MedQuAD condition"})
+    confidence = fields.Float(required=True)
+
+
+class TriageResource(Response):
+    title = fields.String(required=True)
+    url = fields.String(required=True)
+
+
 class TriageResponse(Response):
+    focus = fields.Nested(
+        TriageFocus,
+        allow_none=True,
+        metadata={"description": "the condition asked about; null when none is recognised"},
+    )
+    question_summary = fields.String(
+        allow_none=True, metadata={"description": "the question as we understood it"}
+    )
     category = fields.Nested(TriageLabel, required=True)
+    categories = fields.List(
+        fields.String(), metadata={"description": "every category the question asks about"}
+    )
     alternatives = fields.List(fields.Nested(TriageLabel), required=True)
     urgent = fields.Boolean(required=True)
     urgent_message = fields.String(allow_none=True)
@@ -79,6 +101,9 @@ class TriageResponse(Response):
     abstained = fields.Boolean(required=True)
     abstain_reason = fields.String(allow_none=True)
     answers = fields.List(fields.Nested(TriageAnswer), required=True)
+    resources = fields.List(
+        fields.Nested(TriageResource), metadata={"description": "link lists, not answers"}
+    )
     model_version = fields.String(required=True)
     disclaimer = fields.String(required=True)
     history_saved = fields.Boolean(

@@ -19,6 +19,7 @@ class Answer:
     id: str = field(metadata=_doc("MedQuAD id, unchanged"))
     question: str = field(metadata=_doc("the MedQuAD question this passage answers"))
     answer: str = field(metadata=_doc("the full passage"))
+    extract: str = field(metadata=_doc("the one to three sentences that answer the question"))
     focus: str = field(metadata=_doc("the condition the passage is about"))
     source_url: str = field(metadata=_doc("the NIH page the passage comes from"))
     score: float = field(metadata=_doc("ranking score, higher is better"))

@@ -12,17 +12,23 @@ import tensorflow as tf
 
 from medtriage import layers as _layers  # noqa: F401  (registers the custom layers)
 from medtriage.categories import UNANSWERABLE
+from medtriage.focus import INDEX_FILE as FOCUS_FILE
+from medtriage.focus import FocusIndex
 from medtriage.redflags import EMERGENCY_MESSAGE, red_flags
-from medtriage.retrieval import Retriever
+from medtriage.retrieval import Retriever, SearchResult
 from medtriage.store import MANIFEST
+from medtriage.summary import canonical_question
 
 MODEL_FILE = "triage.keras"
+RERANKER_FILE = "reranker.keras"
 CONFIG_FILE = "config.json"
 UNANSWERABLE_MESSAGE = (
     "This looks like a question about a medicine or supplement. MedTriage's knowledge base has "
     "no drug information; ask a pharmacist or see MedlinePlus Drugs."
 )
 LOW_CONFIDENCE_MESSAGE = "No answer in the knowledge base is reliable enough for this question."
+# A question "asks" every category at least this likely (multi-label, from the softmax).
+ASKS_THRESHOLD = 0.25
 
 
 class Pipeline(Protocol):
@@ -60,7 +66,16 @@ class TriagePipeline:
             lambda texts: self.model(texts, training=False),
             input_signature=[tf.TensorSpec([None], tf.string)],
         )
-        self.retriever = Retriever.load(model_dir)
+        # Versions published before focus recognition / re-ranking load without them.
+        self.focus = FocusIndex.load(model_dir) if (model_dir / FOCUS_FILE).exists() else None
+        reranker = None
+        if (model_dir / RERANKER_FILE).exists():
+            from medtriage.rerank import Reranker
+
+            reranker = Reranker.load(model_dir)
+        self.retriever = Retriever.load(
+            model_dir, reranker, rerank_weight=self.config.get("rerank_weight", 1.0)
+        )
         self._lock = threading.Lock()
         self.predict(["warm up the model"])
 
@@ -78,32 +93,45 @@ class TriagePipeline:
         probs, emb = self.predict([text])
         return probs[0], emb[0]
 
+    def recognize(self, question: str) -> list:
+        """The conditions the question names (`medtriage.focus.FocusMatch`), best first."""
+        return self.focus.recognize(question) if self.focus is not None else []
+
     def triage(self, question: str, top_k: int = 3) -> dict:
-        """Category, alternatives, urgency, abstention and answers for one question."""
+        """Focus, category, alternatives, urgency, abstention and answers for one question."""
         probs, emb = self.predict_one(question)
+        matches = self.recognize(question)
         order = np.argsort(-probs)
         ranked = [{"label": self.labels[i], "confidence": round(float(probs[i]), 4)} for i in order]
         best = ranked[0]
         flags = red_flags(question)
-        answers: list[dict] = []
+        found = SearchResult()
         reason = None
         if best["label"] == UNANSWERABLE:
             reason = UNANSWERABLE_MESSAGE
         else:
             cat_probs = {self.labels[i]: float(probs[i]) for i in order}
-            answers = self.retriever.search(question, emb, cat_probs, top_k)
-            top_sim = max((a["similarity"] for a in answers), default=0.0)
-            if top_sim < self.config["min_similarity"]:
+            foci = [m.foci for m in matches]
+            found = self.retriever.search(question, emb, cat_probs, top_k, foci)
+            top_sim = max((a["similarity"] for a in found.answers), default=0.0)
+            # A recognised condition is evidence enough; otherwise abstain on chatter.
+            if not matches and top_sim < self.config["min_similarity"]:
                 reason = LOW_CONFIDENCE_MESSAGE
-                answers = []
+                found.answers = []
+        focus = matches[0] if matches else None
         return {
+            "focus": self.focus.to_dict(focus) if focus else None,
+            "question_summary": canonical_question(best["label"], focus.matched if focus else None),
             "category": best,
+            "categories": [r["label"] for r in ranked if r["confidence"] >= ASKS_THRESHOLD]
+            or [best["label"]],
             "alternatives": ranked[1:3],
             "urgent": bool(flags),
             "urgent_reasons": flags,
             "urgent_message": EMERGENCY_MESSAGE if flags else None,
             "abstained": reason is not None,
             "abstain_reason": reason,
-            "answers": answers,
+            "answers": found.answers,
+            "resources": found.resources,
             "model_version": self.version,
         }

@@ -1,13 +1,17 @@
-"""QA retrieval over MedQuAD: BM25 fused with dense embeddings, preferring the predicted category.
+"""QA retrieval over MedQuAD: focus first, then the type; BM25 fused with dense embeddings
+when no condition is recognised.
 
 Built at training time and published with the model: BM25 term weights (sparse), unit-length
-embeddings of each row's question and of question + answer start, and the knowledge base rows.
+embeddings of each row's question, of question + answer start and of every answer chunk
+(`medtriage.passages`), the knowledge base rows, and (optionally) a trained re-ranker.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -81,6 +85,8 @@ class BM25:
 
 
 KB_COLUMNS = ["id", "question", "answer", "focus", "url", "category"]
+# Extract choice: a small preference for a passage's first chunk, which usually states the answer.
+FIRST_CHUNK_BONUS = 0.03
 
 
 def bm25_text(row: pd.Series) -> str:
@@ -88,25 +94,75 @@ def bm25_text(row: pd.Series) -> str:
     return " ".join([row["question"], row["focus"], row["synonyms"], row["answer"][:600]])
 
 
+def focus_key(name: str) -> str:
+    return " ".join(name.lower().split())
+
+
+@dataclass
+class SearchResult:
+    answers: list[dict] = field(default_factory=list)
+    resources: list[dict] = field(default_factory=list)
+
+
 class Ranker(Protocol):
     """What the pipeline asks of a retriever; swap the retriever by implementing this."""
 
     def search(
-        self, text: str, emb: np.ndarray, category_probs: dict[str, float] | None, top_k: int
-    ) -> list[dict]:
-        """The best `top_k` answers (`Answer.to_dict()`s) for a question and its embedding."""
+        self,
+        text: str,
+        emb: np.ndarray,
+        category_probs: dict[str, float] | None,
+        top_k: int,
+        foci: list[tuple[str, ...]] | None = None,
+    ) -> SearchResult:
+        """The best `top_k` answers (`Answer.to_dict()`s) and the link lists (`resources`)."""
         ...
 
 
-class Retriever:
-    """Reciprocal rank fusion of BM25, question embeddings and question+answer embeddings."""
+class Scorer(Protocol):
+    """A re-ranker: how well each candidate row answers the question (higher is better)."""
 
-    def __init__(self, kb: pd.DataFrame, bm25: BM25, q_emb: np.ndarray, qa_emb: np.ndarray):
+    def score(self, query: np.ndarray, cand_q: np.ndarray, cand_qa: np.ndarray) -> np.ndarray: ...
+
+
+class Retriever:
+    """Focus-first ranking with a re-ranker; reciprocal rank fusion of BM25, question
+    embeddings and question+answer embeddings as the fallback."""
+
+    def __init__(
+        self,
+        kb: pd.DataFrame,
+        bm25: BM25,
+        q_emb: np.ndarray,
+        qa_emb: np.ndarray,
+        chunk_texts: list[str] | None = None,
+        chunk_offsets: np.ndarray | None = None,
+        chunk_emb: np.ndarray | None = None,
+        reranker: Scorer | None = None,
+        rerank_weight: float = 1.0,
+    ):
+        from medtriage.passages import chunks, is_link_list
+
         self.kb = kb.reset_index(drop=True)
         self.bm25 = bm25
         self.q_emb = q_emb.astype(np.float32)
         self.qa_emb = qa_emb.astype(np.float32)
         self.categories = self.kb["category"].to_numpy()
+        self.answers = self.kb["answer"].tolist()
+        self.link_list = np.array([is_link_list(a) for a in self.answers], dtype=bool)
+        if chunk_texts is None:  # an index published before chunking: one chunk per row
+            chunk_texts = [chunks(a)[0] for a in self.answers]
+            chunk_offsets = np.arange(len(self.answers) + 1)
+            chunk_emb = self.qa_emb
+        self.chunk_texts = chunk_texts
+        self.chunk_offsets = np.asarray(chunk_offsets, dtype=np.int64)
+        # Kept in float16 (half the memory); only a few rows' chunks are scored per question.
+        self.chunk_emb = np.asarray(chunk_emb, dtype=np.float16)
+        self.reranker = reranker
+        self.rerank_weight = rerank_weight
+        self.by_focus: dict[str, list[int]] = {}
+        for i, name in enumerate(self.kb["focus"]):
+            self.by_focus.setdefault(focus_key(name), []).append(i)
 
     def rankings(self, text: str, emb: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Top candidates of each ranker, best first, and the dense similarity of every row."""
@@ -118,55 +174,121 @@ class Retriever:
             ranks.append(top[scores[top] > 0])
         return ranks, np.maximum(by_question, by_answer)
 
-    def search(
-        self, text: str, emb: np.ndarray, category_probs: dict[str, float] | None, top_k: int
-    ) -> list[dict]:
-        """Best rows for the query: fused rank score times a preference for likely categories."""
+    def fused(
+        self, text: str, emb: np.ndarray, category_probs: dict[str, float] | None
+    ) -> tuple[list[tuple[float, int]], np.ndarray]:
+        """(score, row) best first by rank fusion times a preference for likely categories."""
         ranks, dense = self.rankings(text, emb)
         fused: dict[int, float] = {}
         for ranking in ranks:
             for r, idx in enumerate(ranking):
                 fused[int(idx)] = fused.get(int(idx), 0.0) + 1.0 / (RRF_K + r + 1)
         probs = category_probs or {}
-        scored = []
-        for idx, score in fused.items():
-            # A strong preference, not a filter: relevant answers are often under `information`.
-            weight = 0.5 + probs.get(self.categories[idx], 0.0)
-            scored.append((score * weight, idx))
+        # A strong preference, not a filter: relevant answers are often under `information`.
+        scored = [
+            (score * (0.5 + probs.get(self.categories[idx], 0.0)) * 1000, idx)
+            for idx, score in fused.items()
+        ]
         scored.sort(reverse=True)
-        out, seen = [], set()
-        for score, idx in scored:
-            row = self.kb.iloc[idx]
-            if row["answer"] in seen:
+        return scored, dense
+
+    def focus_rows(
+        self, emb: np.ndarray, category_probs: dict[str, float] | None, foci: tuple[str, ...]
+    ) -> list[tuple[float, int]]:
+        """(score, row) of every row about one condition: type first, then the re-ranker."""
+        rows = sorted({i for f in foci for i in self.by_focus.get(focus_key(f), [])})
+        if not rows:
+            return []
+        idx = np.array(rows)
+        if self.reranker is not None:
+            fit = self.reranker.score(emb, self.q_emb[idx], self.qa_emb[idx])
+        else:
+            fit = np.maximum(self.q_emb[idx] @ emb, self.qa_emb[idx] @ emb)
+        probs = category_probs or {}
+        type_fit = np.array([probs.get(self.categories[i], 0.0) for i in rows])
+        scores = type_fit + self.rerank_weight * np.asarray(fit, dtype=np.float64)
+        return sorted(zip((float(x) * 10 for x in scores), rows, strict=True), reverse=True)
+
+    def extract(self, row: int, emb: np.ndarray) -> str:
+        """The chunk (one to three sentences) of a passage closest to the question."""
+        a, b = self.chunk_offsets[row], self.chunk_offsets[row + 1]
+        sims = self.chunk_emb[a:b].astype(np.float32) @ emb
+        sims[0] += FIRST_CHUNK_BONUS
+        return self.chunk_texts[a + int(np.argmax(sims))]
+
+    def search(
+        self,
+        text: str,
+        emb: np.ndarray,
+        category_probs: dict[str, float] | None,
+        top_k: int,
+        foci: list[tuple[str, ...]] | None = None,
+    ) -> SearchResult:
+        """Answers about the recognised conditions first (in order), then the fused ranking."""
+        from medtriage.passages import link_titles
+
+        ordered: list[tuple[float, int]] = []
+        for group in foci or []:
+            ordered.extend(self.focus_rows(emb, category_probs, group))
+        n_focus = len(ordered)
+        fallback, dense = self.fused(text, emb, category_probs)
+        ordered.extend(fallback)
+        result, seen, seen_rows = SearchResult(), set(), set()
+        for pos, (score, idx) in enumerate(ordered):
+            if len(result.answers) >= top_k and (result.resources or pos >= n_focus):
+                break
+            if idx in seen_rows or self.answers[idx] in seen:
                 continue
-            seen.add(row["answer"])
+            seen_rows.add(idx)
+            seen.add(self.answers[idx])
+            row = self.kb.iloc[idx]
+            if self.link_list[idx]:
+                for title in link_titles(row["answer"], limit=4):
+                    result.resources.append({"title": title, "url": row["url"]})
+                continue
+            if len(result.answers) >= top_k:
+                continue
             answer = Answer(
                 id=row["id"],
                 question=row["question"],
                 answer=row["answer"],
+                extract=self.extract(idx, emb),
                 focus=row["focus"],
                 source_url=row["url"],
                 category=row["category"],
-                score=round(float(score) * 1000, 3),
+                score=round(float(score), 3),
                 similarity=round(float(dense[idx]), 4),
             )
-            out.append(answer.to_dict())
-            if len(out) >= top_k:
-                break
-        return out
+            result.answers.append(answer.to_dict())
+        return result
 
     def save(self, directory: Path) -> None:
         self.kb[KB_COLUMNS].to_csv(directory / "kb.csv.gz", index=False)
         self.bm25.save(directory)
         np.save(directory / "emb_question.npy", self.q_emb.astype(np.float16))
         np.save(directory / "emb_question_answer.npy", self.qa_emb.astype(np.float16))
+        np.save(directory / "emb_chunks.npy", self.chunk_emb.astype(np.float16))
+        np.save(directory / "chunk_offsets.npy", self.chunk_offsets)
+        with gzip.open(directory / "chunks.json.gz", "wt", encoding="utf-8") as f:
+            json.dump(self.chunk_texts, f)
 
     @classmethod
-    def load(cls, directory: Path) -> Retriever:
+    def load(cls, directory: Path, reranker: Scorer | None = None, **kwargs) -> Retriever:
         kb = pd.read_csv(directory / "kb.csv.gz", keep_default_na=False, dtype=str)
+        chunk_texts = chunk_offsets = chunk_emb = None
+        if (directory / "chunks.json.gz").exists():
+            with gzip.open(directory / "chunks.json.gz", "rt", encoding="utf-8") as f:
+                chunk_texts = json.load(f)
+            chunk_offsets = np.load(directory / "chunk_offsets.npy")
+            chunk_emb = np.load(directory / "emb_chunks.npy")
         return cls(
             kb,
             BM25.load(directory),
             np.load(directory / "emb_question.npy"),
             np.load(directory / "emb_question_answer.npy"),
+            chunk_texts,
+            chunk_offsets,
+            chunk_emb,
+            reranker,
+            **kwargs,
         )

@@ -19,8 +19,8 @@ from sklearn.pipeline import make_pipeline
 
 from common import REPO_ROOT
 from medtriage.redflags import is_urgent
-from medtriage.retrieval import BM25
 from training import data, unanswerable
+from training.answer_eval import consumer_heldout, quality
 from training.examples import sample, training_texts
 
 REDFLAG_CASES = REPO_ROOT / "medtriage" / "data" / "redflag_cases.csv"
@@ -69,31 +69,6 @@ def expected_calibration_error(probs: np.ndarray, labels: list[str], gold: list[
     return round(float(ece), 4)
 
 
-def focus_match(retrieved: str, annotated: list[str]) -> bool:
-    r = retrieved.lower().strip()
-    return bool(r) and any(a and (a in r or r in a) for a in annotated)
-
-
-def retrieval_scores(results: list[list[dict]], consumer: pd.DataFrame) -> dict:
-    """Whether the top answers' focus (and type) match the LiveQA annotation."""
-    f1, f3, ft3 = [], [], []
-    for res, (_, q) in zip(results, consumer.iterrows(), strict=True):
-        f1.append(bool(res) and focus_match(res[0]["focus"], q["foci"]))
-        f3.append(any(focus_match(r["focus"], q["foci"]) for r in res[:3]))
-        ft3.append(
-            any(
-                focus_match(r["focus"], q["foci"]) and r["category"] in q["categories"]
-                for r in res[:3]
-            )
-        )
-    return {
-        "focus_hit@1": round(float(np.mean(f1)), 4),
-        "focus_hit@3": round(float(np.mean(f3)), 4),
-        "focus_and_type_hit@3": round(float(np.mean(ft3)), 4),
-        "n": len(results),
-    }
-
-
 def redflag_scores() -> dict:
     cases = pd.read_csv(REDFLAG_CASES)
     pred = cases["question"].map(is_urgent).to_numpy()
@@ -105,6 +80,17 @@ def redflag_scores() -> dict:
         "n": len(cases),
         "n_urgent": int(gold.sum()),
     }
+
+
+def answer_quality(pipe, liveqa: pd.DataFrame | None) -> dict:
+    """Focus, type and ranking quality on the held-out consumer questions and on LiveQA."""
+    out = {}
+    heldout = consumer_heldout("test")
+    if heldout is not None:
+        out["consumer_test"] = quality(pipe, heldout[0], heldout[1])
+    if liveqa is not None and len(liveqa):
+        out["liveqa"] = quality(pipe, liveqa)
+    return out
 
 
 def evaluate_pipeline(pipe, df, split: data.Split, drugs: dict, seed: int, version: str) -> dict:
@@ -148,32 +134,10 @@ def evaluate_pipeline(pipe, df, split: data.Split, drugs: dict, seed: int, versi
         report["always_treatment_consumer_top1"] = round(
             float(np.mean(["treatment" in g for g in answerable["categories"]])), 4
         )
-        report["retrieval"] = compare_retrievers(pipe, df, answerable)
+    report["answers"] = answer_quality(pipe, answerable)
     report["red_flags"] = redflag_scores()
     report["split"] = {"train": len(split.train), "val": len(split.val), "test": len(split.test)}
     return report
-
-
-def compare_retrievers(pipe, df: pd.DataFrame, consumer: pd.DataFrame) -> dict:
-    """Our fused, category-preferring retriever against plain BM25 over MedQuAD questions."""
-    texts = consumer["text"].tolist()
-    probs, embs = pipe.predict(texts)
-    ours = []
-    for text, p, e in zip(texts, probs, embs, strict=True):
-        cat = {pipe.labels[i]: float(p[i]) for i in range(len(p))}
-        ours.append(pipe.retriever.search(text, e, cat, 3))
-    kb = pipe.retriever.kb
-    bm25 = BM25.build(kb["question"].tolist())
-    plain = []
-    for text in texts:
-        top = np.argsort(-bm25.scores(text))[:3]
-        plain.append(
-            [{"focus": kb.iloc[i]["focus"], "category": kb.iloc[i]["category"]} for i in top]
-        )
-    return {
-        "fused": retrieval_scores(ours, consumer),
-        "bm25_questions": retrieval_scores(plain, consumer),
-    }
 
 
 def main(args) -> None:

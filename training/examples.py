@@ -28,3 +28,14 @@ def training_texts(split_df: pd.DataFrame, drugs: list[str], seed: int) -> tuple
     drug_q = unanswerable.questions(drugs, seed)
     para_q, para_y = paraphrases(sorted(split_df["focus"].unique()), set(labels), seed)
     return texts + drug_q + para_q, labels + [data.UNANSWERABLE] * len(drug_q) + para_y
+
+
+def consumer_examples(labels: list[str], seed: int, split: str) -> tuple[list[str], list[str]]:
+    """Consumer messages of one split whose expert summary gives a category we have."""
+    from training.consumer import load_consumer
+
+    df = load_consumer(seed)
+    if df is None:
+        return [], []
+    rows = df[(df["split"] == split) & df["category"].isin(labels)]
+    return rows["text"].tolist(), rows["category"].tolist()

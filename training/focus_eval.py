@@ -25,10 +25,9 @@ from training.data import SHARED_DATA
 
 
 def data_dir() -> Path:
-    """Shared data: $MEDTRIAGE_SHARED_DATA, the repo's sibling `shared/data`, or /work/shared/data
-    (a git worktree is not a sibling of `shared/`)."""
+    """Shared data: $MEDTRIAGE_SHARED_DATA, else the repo's sibling `shared/data`."""
     env = os.environ.get("MEDTRIAGE_SHARED_DATA")
-    for cand in ([Path(env)] if env else []) + [SHARED_DATA, Path("/work/shared/data")]:
+    for cand in ([Path(env)] if env else []) + [SHARED_DATA]:
         if (cand / "medquad.csv.gz").exists():
             return cand
     return SHARED_DATA

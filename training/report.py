@@ -55,6 +55,27 @@ def plot_history(path: Path, history: dict) -> None:
     plt.close(fig)
 
 
+def answers_table(answers: dict) -> str:
+    """One table per question set: focus, type and the rankers side by side."""
+    parts = []
+    for name, q in answers.items():
+        title = {"consumer_test": "held-out consumer questions", "liveqa": "LiveQA Train-1"}
+        parts.append(
+            f"### Answers: {title.get(name, name)} (n={q['n']})\n"
+            f"Focus accuracy {q['focus_accuracy']}, type top-1 {q['type_top1']}, "
+            f"top-2 {q['type_top2']}.\n\n"
+            "| ranker | focus hit@1 | focus+type hit@1 | focus+type hit@3 | summary agreement MRR@10 (n) |\n"
+            "| --- | --- | --- | --- | --- |"
+        )
+        for ranker, m in q["rankers"].items():
+            parts.append(
+                f"| {ranker} | {m['focus_hit@1']} | {m['focus_and_type_hit@1']} | "
+                f"{m['focus_and_type_hit@3']} | {m['summary_agreement_mrr@10']} ({m['n_summary']}) |"
+            )
+        parts.append("")
+    return "\n".join(parts)
+
+
 def model_card(report: dict, labels: list[str]) -> str:
     model, base = report["model"], report["baseline"]
 
@@ -96,6 +117,8 @@ exact duplicates dropped; `support groups` (1 row) merged into `information` and
 Red-flag rules on the labelled set in `medtriage/data/redflag_cases.csv`: precision
 {report["red_flags"]["precision"]:.3f}, recall {report["red_flags"]["recall"]:.3f}
 (n={report["red_flags"]["n"]}).
+
+{answers_table(report.get("answers", {}))}
 
 ![confusion matrix](confusion_matrix.png)
 ![training curves](training_curves.png)

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from medtriage.focus import FocusIndex
+from medtriage.passages import chunks
 from medtriage.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
 from medtriage.retrieval import BM25, Retriever, bm25_text
 from medtriage.store import ArtifactStore, new_version_id, open_store
@@ -21,10 +23,14 @@ from training import data, unanswerable
 from training.embed_cache import cached_embeddings
 from training.encoder import load_pretrained_encoder, load_tokenizer, tokenizer_json_path
 from training.evaluate import evaluate_pipeline
-from training.examples import sample, training_texts
+from training.examples import consumer_examples, sample, training_texts
 from training.model import build_triage_model, fit_temperature, train_head
 from training.publish import publish_version
 from training.report import write_report
+
+CONSUMER_REPEAT = 3
+# Chunks kept per answer (p99 is 31): the tail of the longest sections is not indexed.
+MAX_CHUNKS = 32
 
 
 def log(msg: str) -> None:
@@ -55,6 +61,9 @@ class Prepared:
     seed: int
     limit: int | None
     progress: bool
+    chunk_texts: list[str]
+    chunk_offsets: np.ndarray
+    chunk_emb: np.ndarray
 
 
 def prepare(data_path: str | None, limit: int | None, seed: int, progress: bool) -> Prepared:
@@ -69,23 +78,44 @@ def prepare(data_path: str | None, limit: int | None, seed: int, progress: bool)
         f"{len(split.train)}/{len(split.val)}/{len(split.test)} (by focus)"
     )
     encoder, tok = load_pretrained_encoder(), load_tokenizer()
-    log("encoding every MedQuAD question and answer start with MiniLM (cached on disk)")
+    per_row = [chunks(a, q)[:MAX_CHUNKS] for a, q in zip(df["answer"], df["question"], strict=True)]
+    chunk_offsets = np.cumsum([0] + [len(c) for c in per_row])
+    chunk_texts = [c for row in per_row for c in row]
+    log(
+        f"encoding {len(df)} MedQuAD questions and {len(chunk_texts)} answer chunks with MiniLM "
+        "(cached on disk)"
+    )
     kb_q = cached_embeddings(encoder, tok, df["question"].tolist(), "kb-question", progress)
-    kb_a_text = [data.answer_start(a) for a in df["answer"]]
-    kb_a = cached_embeddings(encoder, tok, kb_a_text, "kb-answer", progress)
+    chunk_emb = cached_embeddings(encoder, tok, chunk_texts, "answer chunks", progress)
+    kb_a = chunk_emb[chunk_offsets[:-1]]  # each answer's first chunk stands for its start
     drugs = unanswerable.drug_split(seed)
     return Prepared(
-        df, data_sha, split, labels, drugs, encoder, tok, kb_q, kb_a, seed, limit, progress
+        df,
+        data_sha,
+        split,
+        labels,
+        drugs,
+        encoder,
+        tok,
+        kb_q,
+        kb_a,
+        seed,
+        limit,
+        progress,
+        chunk_texts,
+        chunk_offsets,
+        chunk_emb,
     )
 
 
 def build_index(p: Prepared) -> Retriever:
-    """The QA index over every MedQuAD row: BM25 and question / question+answer embeddings."""
+    """The QA index over every MedQuAD row: BM25, question / question+answer embeddings, and
+    the embeddings of every answer chunk (so the right part of a long section is found)."""
     log("building the QA index over every MedQuAD row")
     kb_qa = p.kb_q + p.kb_a
     kb_qa /= np.linalg.norm(kb_qa, axis=1, keepdims=True)
     bm25 = BM25.build([bm25_text(r) for _, r in p.df.iterrows()])
-    return Retriever(p.df, bm25, p.kb_q, kb_qa)
+    return Retriever(p.df, bm25, p.kb_q, kb_qa, p.chunk_texts, p.chunk_offsets, p.chunk_emb)
 
 
 def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, np.ndarray]:
@@ -94,14 +124,20 @@ def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, n
     index = {label: i for i, label in enumerate(p.labels)}
     split, seed = p.split, p.seed
     x_text, y_text = training_texts(split.train, p.drugs["train"], seed)
+    # Real consumer wording (the template-labelled part of the consumer questions' train split),
+    # repeated so a few hundred messages weigh against thousands of templated questions.
+    c_text, c_lab = consumer_examples(p.labels, seed, "train")
+    x_text += c_text * CONSUMER_REPEAT
+    y_text += c_lab * CONSUMER_REPEAT
     extra = cached_embeddings(p.encoder, p.tok, x_text[2 * len(split.train) :], "extra", p.progress)
     rows, vrows = split.train["row"].to_numpy(), split.val["row"].to_numpy()
     # Questions and answer starts are rows of the knowledge base: reuse their embeddings.
     x = np.concatenate([p.kb_q[rows], p.kb_a[rows], extra])
     val_drugs = unanswerable.questions(p.drugs["val"], seed + 1)
-    val_emb = cached_embeddings(p.encoder, p.tok, val_drugs, "val", p.progress)
+    cv_text, cv_lab = consumer_examples(p.labels, seed, "val")
+    val_emb = cached_embeddings(p.encoder, p.tok, val_drugs + cv_text, "val", p.progress)
     xv = np.concatenate([p.kb_q[vrows], val_emb])
-    v_lab = split.val["category"].tolist() + [data.UNANSWERABLE] * len(val_drugs)
+    v_lab = split.val["category"].tolist() + [data.UNANSWERABLE] * len(val_drugs) + cv_lab
     y = np.array([index[label] for label in y_text])
     yv = np.array([index[label] for label in v_lab])
     log(f"training the head on {len(x)} examples for up to {epochs} epochs")
@@ -123,6 +159,8 @@ def save_model(out: Path, p: Prepared, head, temperature: float, retriever: Retr
     model = build_triage_model(p.encoder, head, temperature, tokenizer_json_path())
     model.save(out / MODEL_FILE)
     retriever.save(out)
+    log("building the focus index (MedQuAD conditions, synonyms, abbreviations)")
+    FocusIndex.build(p.df).save(out)
     config = {
         "labels": p.labels,
         "temperature": temperature,

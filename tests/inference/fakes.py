@@ -33,7 +33,8 @@ class FakePipeline:
                 Answer(
                     id=f"GHR_{i:07d}_Sec1",
                     question=f"What is <b>thing</b> {i}?",
-                    answer="An answer with <script>alert(1)</script> in it.",
+                    answer="An answer with <script>alert(1)</script> in it. More text.",
+                    extract="An answer with <script>alert(1)</script> in it.",
                     focus="Thing",
                     source_url=f"https://ghr.nlm.nih.gov/condition/thing-{i}",
                     score=10.0 - i,
@@ -41,14 +42,19 @@ class FakePipeline:
                 for i in range(top_k)
             ]
         )
+        focus = {"text": "thng", "matched": "Thing", "confidence": 0.9}
         return {
+            "focus": None if abstained else focus,
+            "question_summary": None if abstained else "What are the treatments for Thing?",
             "category": {"label": "treatment", "confidence": 0.91},
+            "categories": ["treatment"],
             "alternatives": [{"label": "information", "confidence": 0.05}],
             "urgent": urgent,
             "urgent_message": "Call your local emergency number now." if urgent else None,
             "abstained": abstained,
             "abstain_reason": "low confidence" if abstained else None,
             "answers": answers,
+            "resources": [] if abstained else [{"title": "Thing registry", "url": "https://x.org"}],
             "model_version": self.version,
         }
 

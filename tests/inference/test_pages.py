@@ -98,6 +98,13 @@ def test_inference_form_shows_result(client):
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "not stored" in html  # anonymous: answered, not kept
+    # What we understood, the short extract first and the full passage one click away.
+    assert "We understood: <strong>What are the treatments for Thing?</strong>" in html
+    assert "About: <strong>Thing</strong> (you wrote “thng”)" in html
+    extract = html.index('<p class="extract">')
+    details = html.index("<details>", extract)
+    assert "More text." in html[details:] and "More text." not in html[extract:details]
+    assert '<a href="https://x.org" rel="noopener noreferrer external">Thing registry</a>' in html
 
 
 def test_inference_urgent_banner_and_abstention(client):

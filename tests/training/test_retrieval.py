@@ -42,11 +42,11 @@ def retriever():
 def test_category_is_a_preference_not_a_filter():
     r = retriever()
     query = np.array([0.7, 0.7, 0.0], dtype=np.float32)
-    treat = r.search("gout", query, {"treatment": 0.9, "information": 0.1}, top_k=3)
-    info = r.search("gout", query, {"treatment": 0.1, "information": 0.9}, top_k=3)
+    treat = r.search("gout", query, {"treatment": 0.9, "information": 0.1}, top_k=3).answers
+    info = r.search("gout", query, {"treatment": 0.1, "information": 0.9}, top_k=3).answers
     assert treat[0]["id"] == "A_Sec2" and info[0]["id"] == "A_Sec1"
     assert {a["id"] for a in treat} >= {"A_Sec1", "A_Sec2"}
-    assert set(treat[0]) >= {"id", "question", "answer", "focus", "source_url", "score"}
+    assert set(treat[0]) >= {"id", "question", "answer", "extract", "focus", "source_url", "score"}
 
 
 def test_save_load_round_trip(tmp_path):
@@ -54,4 +54,87 @@ def test_save_load_round_trip(tmp_path):
     r.save(tmp_path)
     again = Retriever.load(tmp_path)
     q = np.array([0.0, 0.0, 1.0], dtype=np.float32)
-    assert again.search("asthma", q, None, 1)[0]["id"] == r.search("asthma", q, None, 1)[0]["id"]
+    first = again.search("asthma", q, None, 1).answers[0]
+    assert first == r.search("asthma", q, None, 1).answers[0]
+
+
+def focus_kb() -> Retriever:
+    """Two conditions, one with a link list and a long treatment section in three chunks."""
+    long_treatment = (
+        "Glaucoma damages the optic nerve. It is common in older adults. "
+        "Regular eye exams find it early. Vision lost to it cannot be restored. "
+        "Treatment lowers the pressure in the eye with eye drops, laser trabeculoplasty or surgery."
+    )
+    kb = pd.DataFrame(
+        {
+            "id": ["G_1", "G_2", "G_3", "A_1", "A_2"],
+            "question": [
+                "What is (are) Glaucoma ?",
+                "What are the treatments for Glaucoma ?",
+                "What are the treatments for Glaucoma ?",
+                "What are the treatments for Agnosia ?",
+                "What is (are) Agnosia ?",
+            ],
+            "answer": [
+                "Glaucoma is a group of eye diseases.",
+                "These resources address the diagnosis or management of glaucoma:  - Gene Review: "
+                "Glaucoma  - Genetic Testing Registry: Primary open angle glaucoma",
+                long_treatment,
+                "Treatment of agnosia is symptomatic.",
+                "Agnosia is a loss of the ability to recognise objects.",
+            ],
+            "focus": ["Glaucoma", "Glaucoma", "Glaucoma", "Agnosia", "Agnosia"],
+            "url": ["g1", "g2", "g3", "a1", "a2"],
+            "category": ["information", "treatment", "treatment", "treatment", "information"],
+            "synonyms": [""] * 5,
+        }
+    )
+    q = np.eye(5, dtype=np.float32)
+    per_row = [[a] for a in kb["answer"]]
+    per_row[2] = [
+        "Glaucoma damages the optic nerve. It is common in older adults.",
+        "Regular eye exams find it early. Vision lost to it cannot be restored.",
+        "Treatment lowers the pressure in the eye with eye drops, laser trabeculoplasty or surgery.",
+    ]
+    texts = [c for row in per_row for c in row]
+    offsets = np.cumsum([0] + [len(r) for r in per_row])
+    chunk_emb = np.zeros((len(texts), 5), dtype=np.float32)
+    chunk_emb[np.arange(len(texts)), [0, 1, 2, 2, 2, 3, 4]] = 1.0
+    chunk_emb[4, :] = [0, 0, 0.6, 0.8, 0]  # the treatment sentence is closest to a treatment ask
+    return Retriever(kb, BM25.build(kb["question"].tolist()), q, q, texts, offsets, chunk_emb)
+
+
+def test_a_recognised_focus_comes_first_and_type_ranks_within_it():
+    r = focus_kb()
+    # The question's embedding leans to agnosia's treatment row; the focus says glaucoma.
+    query = np.array([0.1, 0.0, 0.3, 0.9, 0.0], dtype=np.float32)
+    cats = {"treatment": 0.9, "information": 0.1}
+    found = r.search("what can be done", query, cats, 3, foci=[("glaucoma",)])
+    assert [a["focus"] for a in found.answers[:2]] == ["Glaucoma", "Glaucoma"]
+    assert found.answers[0]["id"] == "G_3"  # treatment before information, link list skipped
+    without = r.search("what can be done", query, cats, 3)
+    assert without.answers[0]["id"] == "A_1"  # today's fused ranking follows the embedding
+
+
+def test_link_lists_go_to_resources_never_to_answers():
+    r = focus_kb()
+    query = np.array([0.0, 1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+    found = r.search("glaucoma", query, {"treatment": 1.0}, 5, foci=[("glaucoma",)])
+    assert "G_2" not in {a["id"] for a in found.answers}
+    assert {"title": "Gene Review: Glaucoma", "url": "g2"} in found.resources
+
+
+def test_the_extract_is_the_chunk_that_answers_the_question():
+    r = focus_kb()
+    query = np.array([0.0, 0.0, 0.6, 0.8, 0.0], dtype=np.float32)
+    found = r.search("glaucoma treatment", query, {"treatment": 1.0}, 1, foci=[("glaucoma",)])
+    assert found.answers[0]["extract"].startswith("Treatment lowers the pressure")
+    assert found.answers[0]["answer"].startswith("Glaucoma damages")
+
+
+def test_an_unknown_focus_falls_back_to_the_fused_ranking():
+    r = focus_kb()
+    query = np.array([1.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
+    a = r.search("glaucoma", query, None, 2, foci=[("not in the knowledge base",)])
+    b = r.search("glaucoma", query, None, 2)
+    assert a.answers == b.answers

@@ -35,7 +35,9 @@ def test_metrics_report_model_and_baseline(trained_model_dir):
         assert 0.0 <= report[name]["medquad"]["macro_f1"] <= 1.0
         assert report[name]["consumer"]["n"] == 178
     assert report["red_flags"]["recall"] == 1.0
-    assert set(report["retrieval"]) == {"fused", "bm25_questions"}
+    liveqa = report["answers"]["liveqa"]
+    assert liveqa["n"] == 178 and 0.0 <= liveqa["focus_accuracy"] <= 1.0
+    assert {"bm25_questions", "fused (before)", "focus_first"} <= set(liveqa["rankers"])
 
 
 def test_evaluate_command_prints_the_contract_json(trained_store):
