@@ -23,7 +23,8 @@ resource "aws_lb_target_group" "this" {
   target_type = "ip"
   vpc_id      = aws_vpc.this.id
 
-  deregistration_delay = 30
+  # Requests in flight get as long to finish as gunicorn gives its workers on SIGTERM.
+  deregistration_delay = var.graceful_timeout_seconds
 
   # /readyz answers 503 until the model is loaded, so no traffic reaches a loading task.
   health_check {
@@ -45,7 +46,7 @@ resource "aws_lb_listener" "http" {
 
   default_action {
     type             = var.certificate_arn != null ? "redirect" : "forward"
-    target_group_arn = var.certificate_arn != null ? null : aws_lb_target_group.this["inference"].arn
+    target_group_arn = var.certificate_arn != null ? null : aws_lb_target_group.this[local.default_service].arn
 
     dynamic "redirect" {
       for_each = var.certificate_arn != null ? [1] : []
@@ -69,24 +70,36 @@ resource "aws_lb_listener" "https" {
 
   default_action {
     type             = "forward"
-    target_group_arn = aws_lb_target_group.this["inference"].arn
+    target_group_arn = aws_lb_target_group.this[local.default_service].arn
   }
 }
 
-resource "aws_lb_listener_rule" "users" {
-  count = length(local.users_paths)
+locals {
+  # The one service without path rules takes whatever no rule matches.
+  default_service = one([for k, s in local.services : k if length(s.paths) == 0])
+
+  # An ALB rule takes at most five condition values: one rule per five paths of a service.
+  listener_rules = merge([
+    for k, s in local.services : {
+      for i, paths in chunklist(s.paths, 5) : "${k}-${i}" => { service = k, paths = paths }
+    }
+  ]...)
+}
+
+resource "aws_lb_listener_rule" "this" {
+  for_each = local.listener_rules
 
   listener_arn = local.listener_arn
-  priority     = 10 + count.index
+  priority     = 10 + index(keys(local.listener_rules), each.key)
 
   action {
     type             = "forward"
-    target_group_arn = aws_lb_target_group.this["users"].arn
+    target_group_arn = aws_lb_target_group.this[each.value.service].arn
   }
 
   condition {
     path_pattern {
-      values = local.users_paths[count.index]
+      values = each.value.paths
     }
   }
 }

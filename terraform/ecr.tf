@@ -1,6 +1,6 @@
 resource "aws_ecr_repository" "this" {
   #checkov:skip=CKV_AWS_136:Images are encrypted with ECR's AES-256 service key; they hold no secrets, so no customer-managed KMS key
-  for_each = toset(["inference", "users", "trainer"])
+  for_each = local.workloads
 
   name                 = "${local.name}/${each.key}"
   image_tag_mutability = "IMMUTABLE"

@@ -60,47 +60,36 @@ locals {
     { name = "DB_SSLMODE", value = "require" },
   ]
 
-  public_url    = trimsuffix(coalesce(var.public_url, "${var.certificate_arn != null ? "https" : "http"}://${aws_lb.this.dns_name}"), "/")
-  internal_url  = { for k, v in local.services : k => "http://${k}.${aws_service_discovery_private_dns_namespace.this.name}:${v.port}" }
-  cookie_secure = var.certificate_arn != null ? "1" : "0"
+  public_url   = trimsuffix(coalesce(var.public_url, "${var.certificate_arn != null ? "https" : "http"}://${aws_lb.this.dns_name}"), "/")
+  internal_url = { for k, v in local.services : k => "http://${k}.${aws_service_discovery_private_dns_namespace.this.name}:${v.port}" }
 
+  # Built from local.services; what differs between the services is set there.
   container_environment = {
-    inference = concat(local.common_environment, [
-      { name = "INFERENCE_HOST", value = "0.0.0.0" },
-      { name = "INFERENCE_PORT", value = "8000" },
-      { name = "INFERENCE_WORKERS", value = tostring(var.inference.gunicorn_workers) },
-      { name = "INFERENCE_THREADS", value = tostring(var.inference.gunicorn_threads) },
-      { name = "DB_NAME", value = "inference" },
-      { name = "MODEL_VERSION", value = var.model_version },
-      { name = "USERS_SERVICE_URL", value = local.internal_url.users },
-      { name = "USERS_PUBLIC_URL", value = local.public_url },
-      { name = "INFERENCE_PUBLIC_URL", value = local.public_url },
-      { name = "COOKIE_SECURE", value = local.cookie_secure },
-    ])
-    users = concat(local.common_environment, [
-      { name = "USERS_HOST", value = "0.0.0.0" },
-      { name = "USERS_PORT", value = "8001" },
-      { name = "USERS_WORKERS", value = tostring(var.users.gunicorn_workers) },
-      { name = "USERS_THREADS", value = tostring(var.users.gunicorn_threads) },
-      { name = "USERS_TRUSTED_PROXIES", value = "1" },
-      { name = "DB_NAME", value = "users" },
-      { name = "INFERENCE_SERVICE_URL", value = local.internal_url.inference },
-      { name = "INFERENCE_PUBLIC_URL", value = local.public_url },
-      { name = "USERS_PUBLIC_URL", value = local.public_url },
-      { name = "SESSION_COOKIE_SECURE", value = local.cookie_secure },
-    ])
+    for k, s in local.services : k => concat(
+      local.common_environment,
+      [
+        { name = "${s.env_prefix}_HOST", value = "0.0.0.0" },
+        { name = "${s.env_prefix}_PORT", value = tostring(s.port) },
+        { name = "${s.env_prefix}_WORKERS", value = tostring(s.settings.gunicorn_workers) },
+        { name = "${s.env_prefix}_THREADS", value = tostring(s.settings.gunicorn_threads) },
+        { name = "GUNICORN_GRACEFUL_TIMEOUT", value = tostring(var.graceful_timeout_seconds) },
+        { name = "DB_NAME", value = k },
+        { name = "${upper(s.calls)}_SERVICE_URL", value = local.internal_url[s.calls] },
+        { name = "INFERENCE_PUBLIC_URL", value = local.public_url },
+        { name = "USERS_PUBLIC_URL", value = local.public_url },
+      ],
+      [for name, value in s.environment : { name = name, value = value }],
+    )
   }
 
   container_secrets = {
-    inference = [
-      { name = "DB_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" },
-      { name = "INFERENCE_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.app_keys.arn}:inference_secret_key::" },
-    ]
-    users = [
-      { name = "DB_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" },
-      { name = "USERS_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.app_keys.arn}:users_secret_key::" },
-      { name = "USERS_SIGNING_KEY", valueFrom = aws_secretsmanager_secret.signing_key.arn },
-    ]
+    for k, s in local.services : k => concat(
+      [
+        { name = "DB_PASSWORD", valueFrom = "${local.db_secret_arn}:password::" },
+        { name = "${s.env_prefix}_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.app_keys.arn}:${k}_secret_key::" },
+      ],
+      s.signs_tokens ? [{ name = "USERS_SIGNING_KEY", valueFrom = aws_secretsmanager_secret.signing_key.arn }] : [],
+    )
   }
 }
 
@@ -131,6 +120,9 @@ resource "aws_ecs_task_definition" "service" {
       ]
       environment = local.container_environment[each.key]
       secrets     = local.container_secrets[each.key]
+      # ECS deregisters the task from its target group first, then sends SIGTERM; gunicorn
+      # then gets this long to finish before SIGKILL.
+      stopTimeout = var.graceful_timeout_seconds
       healthCheck = {
         command     = ["CMD", "python", "/app/docker/healthcheck.py", "http://127.0.0.1:${each.value.port}/healthz"]
         interval    = 30
@@ -228,5 +220,5 @@ resource "aws_ecs_service" "this" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_lb_listener.http, aws_lb_listener.https, aws_lb_listener_rule.users, aws_iam_role_policy.execution]
+  depends_on = [aws_lb_listener.http, aws_lb_listener.https, aws_lb_listener_rule.this, aws_iam_role_policy.execution]
 }

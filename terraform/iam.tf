@@ -66,17 +66,35 @@ resource "aws_iam_role_policy" "execution" {
 
 # Task roles: what the application code may do, one role per workload.
 resource "aws_iam_role" "task" {
-  for_each = toset(["inference", "users", "trainer"])
+  for_each = local.workloads
 
   name               = "${local.name}-${each.key}-task"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
-# The inference service reads published models and nothing else.
-data "aws_iam_policy_document" "inference_task" {
+locals {
+  # What a task may do under <prefix>/triage/: inference reads the published models, the
+  # trainer publishes new versions. The users task has no entry: it only talks to its database.
+  model_access = {
+    inference = {
+      policy_name = "read-models"
+      sid         = "ReadModels"
+      actions     = ["s3:GetObject", "s3:GetObjectVersion"]
+    }
+    trainer = {
+      policy_name = "publish-models"
+      sid         = "PublishModels"
+      actions     = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "model_access" {
+  for_each = local.model_access
+
   statement {
-    sid       = "ReadModels"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    sid       = each.value.sid
+    actions   = each.value.actions
     resources = ["${aws_s3_bucket.artifacts.arn}/${local.model_prefix}*"]
   }
 
@@ -92,43 +110,13 @@ data "aws_iam_policy_document" "inference_task" {
   }
 }
 
-resource "aws_iam_role_policy" "inference_task" {
-  name   = "read-models"
-  role   = aws_iam_role.task["inference"].id
-  policy = data.aws_iam_policy_document.inference_task.json
+resource "aws_iam_role_policy" "model_access" {
+  for_each = local.model_access
+
+  name   = each.value.policy_name
+  role   = aws_iam_role.task[each.key].id
+  policy = data.aws_iam_policy_document.model_access[each.key].json
 }
-
-# The trainer publishes new versions under the same prefix.
-data "aws_iam_policy_document" "trainer_task" {
-  statement {
-    sid = "PublishModels"
-    actions = [
-      "s3:GetObject",
-      "s3:PutObject",
-      "s3:AbortMultipartUpload",
-    ]
-    resources = ["${aws_s3_bucket.artifacts.arn}/${local.model_prefix}*"]
-  }
-
-  statement {
-    sid       = "ListModels"
-    actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.artifacts.arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = [local.model_prefix, "${local.model_prefix}*"]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "trainer_task" {
-  name   = "publish-models"
-  role   = aws_iam_role.task["trainer"].id
-  policy = data.aws_iam_policy_document.trainer_task.json
-}
-
-# The users task role has no policy: the service only talks to its database.
 
 ################################################################################
 # VPC flow logs

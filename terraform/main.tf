@@ -31,23 +31,46 @@ locals {
   db_name = "medtriage"
   db_user = "medtriage"
 
-  # Paths the user service owns on the shared load balancer; everything else is inference.
-  # An ALB rule takes at most five conditions values, so the list is split into two rules.
-  users_paths = [
-    ["/api/v1/users", "/api/v1/users/*", "/api/v1/tokens", "/.well-known/*", "/static/users/*"],
-    ["/register", "/login", "/logout", "/account"],
-  ]
-
+  # The two services side by side: everything that differs between them is set here.
   services = {
     inference = {
       port     = 8000
       settings = var.inference
+      # Settings are read from INFERENCE_HOST, INFERENCE_PORT, INFERENCE_WORKERS, ...
+      env_prefix = "INFERENCE"
+      # Fetches the user service's public keys (JWKS) to check access tokens.
+      calls = "users"
+      # No path rules: the listener's default action sends everything else here.
+      paths        = []
+      signs_tokens = false
+      environment = {
+        MODEL_VERSION = var.model_version
+        COOKIE_SECURE = local.cookie_secure
+      }
     }
     users = {
-      port     = 8001
-      settings = var.users
+      port       = 8001
+      settings   = var.users
+      env_prefix = "USERS"
+      # Deletes a closed account's history in the inference service.
+      calls = "inference"
+      # Paths the user service owns on the shared load balancer.
+      paths = [
+        "/api/v1/users", "/api/v1/users/*", "/api/v1/tokens", "/.well-known/*", "/static/users/*",
+        "/register", "/login", "/logout", "/account",
+      ]
+      signs_tokens = true
+      environment = {
+        USERS_TRUSTED_PROXIES = "1"
+        SESSION_COOKIE_SECURE = local.cookie_secure
+      }
     }
   }
+
+  # Everything that runs in a container: the two services and the one-off trainer.
+  workloads = toset(concat(keys(local.services), ["trainer"]))
+
+  cookie_secure = var.certificate_arn != null ? "1" : "0"
 
   listener_arn = var.certificate_arn != null ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
 

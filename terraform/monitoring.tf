@@ -1,6 +1,6 @@
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_158:Encrypted at rest with the CloudWatch Logs service key; no customer-managed KMS key in this stack
-  for_each = toset(["inference", "users", "trainer"])
+  for_each = local.workloads
 
   name              = "/${local.name}/${each.key}"
   retention_in_days = var.log_retention_days
