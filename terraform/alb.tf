@@ -75,6 +75,9 @@ resource "aws_lb_listener" "https" {
 }
 
 locals {
+  # Path rules go on the HTTPS listener when there is one; HTTP then only redirects.
+  listener_arn = var.certificate_arn != null ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
+
   # The one service without path rules takes whatever no rule matches.
   default_service = one([for k, s in local.services : k if length(s.paths) == 0])
 

@@ -72,8 +72,6 @@ locals {
 
   cookie_secure = var.certificate_arn != null ? "1" : "0"
 
-  listener_arn = var.certificate_arn != null ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
-
   tags = merge(
     {
       Project     = local.name
