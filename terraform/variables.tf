@@ -177,6 +177,24 @@ variable "health_check_grace_period_seconds" {
   description = "Seconds ECS ignores load balancer health checks after a task starts; covers the model download and load"
   type        = number
   default     = 300
+
+  validation {
+    # An inference task needs about a minute to download and load the model.
+    condition     = var.health_check_grace_period_seconds >= 60
+    error_message = "health_check_grace_period_seconds must be at least 60, the time an inference task takes to load the model."
+  }
+}
+
+variable "graceful_timeout_seconds" {
+  description = "Seconds a stopping task gets to finish requests in flight: the target groups' deregistration delay, gunicorn's graceful timeout (GUNICORN_GRACEFUL_TIMEOUT) and the container's stopTimeout"
+  type        = number
+  default     = 30
+
+  validation {
+    # Fargate allows a stopTimeout of at most 120 seconds.
+    condition     = var.graceful_timeout_seconds >= 1 && var.graceful_timeout_seconds <= 120
+    error_message = "graceful_timeout_seconds must be between 1 and 120 (Fargate's stopTimeout limit)."
+  }
 }
 
 variable "log_retention_days" {

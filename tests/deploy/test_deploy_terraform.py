@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import boto3
@@ -88,16 +89,23 @@ def test_tfvars_example_only_sets_declared_variables() -> None:
 
 
 def test_no_wildcard_actions_in_grants() -> None:
-    """No Allow statement uses `*` or `service:*`; the TLS-only bucket policy's Deny may."""
+    """No Allow statement uses `*` or `service:*`; the TLS-only bucket policy's Deny may.
+
+    A statement lists its actions inline, or takes them from a for_each map
+    (`each.value.actions`) whose `actions = [...]` lists are checked where they are written.
+    """
     text = "\n".join(p.read_text() for p in TF.glob("*.tf"))
     for m in re.finditer(r"statement \{(.*?)\n  \}", text, re.S):
         body = m.group(1)
         if re.search(r'effect\s*=\s*"Deny"', body):
+            text = text.replace(m.group(0), "")
             continue
-        actions = re.search(r"actions\s*=\s*\[(.*?)\]", body, re.S)
-        assert actions, body
-        for action in re.findall(r'"([^"]+)"', actions.group(1)):
-            assert "*" not in action, f"wildcard action {action!r} in:\n{body}"
+        assert re.search(r"actions\s*=\s*(\[|each\.value\.actions\n)", body), body
+    action_lists = re.findall(r"\bactions\s*=\s*\[(.*?)\]", text, re.S)
+    assert len(action_lists) > 5
+    for actions in action_lists:
+        for action in re.findall(r'"([^"]+)"', actions):
+            assert "*" not in action, f"wildcard action {action!r} in [{actions}]"
 
 
 # --- checkov ----------------------------------------------------------------------------
@@ -149,6 +157,60 @@ def _client(service: str, endpoint: str):
     )
 
 
+# What the apply creates, by terraform resource type: `for_each` over the services must not
+# change the set of AWS resources (91 in all with terraform.tfvars.example).
+EXPECTED_RESOURCE_TYPES = {
+    "aws_appautoscaling_policy": 4,
+    "aws_appautoscaling_target": 2,
+    "aws_cloudwatch_log_group": 4,
+    "aws_db_instance": 1,
+    "aws_db_parameter_group": 1,
+    "aws_db_subnet_group": 1,
+    "aws_default_security_group": 1,
+    "aws_ecr_lifecycle_policy": 3,
+    "aws_ecr_repository": 3,
+    "aws_ecs_cluster": 1,
+    "aws_ecs_cluster_capacity_providers": 1,
+    "aws_ecs_service": 2,
+    "aws_ecs_task_definition": 3,
+    "aws_eip": 1,
+    "aws_flow_log": 1,
+    "aws_iam_role": 6,
+    "aws_iam_role_policy": 4,
+    "aws_iam_role_policy_attachment": 1,
+    "aws_internet_gateway": 1,
+    "aws_lb": 1,
+    "aws_lb_listener": 1,
+    "aws_lb_listener_rule": 2,
+    "aws_lb_target_group": 2,
+    "aws_nat_gateway": 1,
+    "aws_route": 3,
+    "aws_route_table": 3,
+    "aws_route_table_association": 4,
+    "aws_s3_bucket": 1,
+    "aws_s3_bucket_lifecycle_configuration": 1,
+    "aws_s3_bucket_ownership_controls": 1,
+    "aws_s3_bucket_policy": 1,
+    "aws_s3_bucket_public_access_block": 1,
+    "aws_s3_bucket_server_side_encryption_configuration": 1,
+    "aws_s3_bucket_versioning": 1,
+    "aws_secretsmanager_secret": 2,
+    "aws_security_group": 3,
+    "aws_service_discovery_private_dns_namespace": 1,
+    "aws_service_discovery_service": 2,
+    "aws_subnet": 4,
+    "aws_vpc": 1,
+    "aws_vpc_endpoint": 1,
+    "aws_vpc_security_group_egress_rule": 6,
+    "aws_vpc_security_group_ingress_rule": 6,
+}
+
+
+def _managed_types(addresses: list[str]) -> Counter[str]:
+    """Count `terraform state list` addresses by resource type (data sources left out)."""
+    return Counter(a.split(".")[0] for a in addresses if not a.startswith("data."))
+
+
 def _check_deployed(endpoint: str, found: dict[str, set[str]]) -> None:
     expected_counts = {
         "vpc": 1,
@@ -174,10 +236,23 @@ def _check_deployed(endpoint: str, found: dict[str, set[str]]) -> None:
     assert len({s["AvailabilityZone"] for s in subnets}) == 2
 
     # Target groups check readiness; services wait for the model to load.
+    # Draining, gunicorn's graceful shutdown and ECS's stopTimeout are one setting.
     elbv2 = _client("elbv2", endpoint)
+    ecs = _client("ecs", endpoint)
     for tg in elbv2.describe_target_groups()["TargetGroups"]:
         assert tg["HealthCheckPath"] == "/readyz"
-    ecs = _client("ecs", endpoint)
+        attributes = elbv2.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])
+        delay = {a["Key"]: a["Value"] for a in attributes["Attributes"]}[
+            "deregistration_delay.timeout_seconds"
+        ]
+        assert delay == "30", tg["TargetGroupName"]
+    for family in ("medtriage-inference", "medtriage-users"):
+        (container,) = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"][
+            "containerDefinitions"
+        ]
+        assert container["stopTimeout"] == 30, family
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        assert env["GUNICORN_GRACEFUL_TIMEOUT"] == "30", family
     services = ecs.describe_services(cluster="medtriage", services=["inference", "users"])
     for svc in services["services"]:
         assert svc["launchType"] == "FARGATE"
@@ -295,7 +370,9 @@ def test_apply_then_destroy_on_moto(
             c.startswith("push ") and f"/medtriage/{image}:test-1" in c for c in docker_calls
         )
     addresses = run([*tf, "state", "list"], work, tf_env).split()
-    resource_count = len([a for a in addresses if not a.startswith("data.")])
+    applied = _managed_types(addresses)
+    assert applied == EXPECTED_RESOURCE_TYPES
+    resource_count = applied.total()
 
     deployed = inventory(moto_endpoint, REGION_IN_EXAMPLE)
     _check_deployed(moto_endpoint, deployed)
@@ -323,7 +400,11 @@ def test_apply_then_destroy_on_moto(
 
     # With a certificate: HTTPS carries the rules and HTTP only redirects. Checked on the
     # plan (moto's drift would make a second apply slow, and proves nothing more).
-    tls_vars = ["-var=certificate_arn=arn:aws:acm:eu-west-1:123456789012:certificate/x"]
+    # The same plan sets a longer graceful timeout: the one variable reaches all three places.
+    tls_vars = [
+        "-var=certificate_arn=arn:aws:acm:eu-west-1:123456789012:certificate/x",
+        "-var=graceful_timeout_seconds=45",
+    ]
     run(
         [*tf, "plan", "-refresh=false", "-input=false", "-no-color", "-out=tfplan", *tls_vars],
         work,
@@ -339,7 +420,15 @@ def test_apply_then_destroy_on_moto(
     assert http_action["redirect"][0]["protocol"] == "HTTPS"
     assert 'aws_vpc_security_group_ingress_rule.alb_https["0.0.0.0/0"]' in planned
     changes = {c["address"]: c["change"]["actions"] for c in plan["resource_changes"]}
-    assert changes["aws_lb_listener_rule.users[0]"] == ["delete", "create"]  # moved to HTTPS
+    assert changes['aws_lb_listener_rule.this["users-0"]'] == ["delete", "create"]  # moved to HTTPS
+    for name in ("inference", "users"):
+        tg = planned[f'aws_lb_target_group.this["{name}"]']["values"]
+        assert str(tg["deregistration_delay"]) == "45", name
+        task = planned[f'aws_ecs_task_definition.service["{name}"]']["values"]
+        (container,) = json.loads(task["container_definitions"])
+        assert container["stopTimeout"] == 45, name
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        assert env["GUNICORN_GRACEFUL_TIMEOUT"] == "45", name
     # moto does not echo the grace period back, so read what terraform asks for.
     for name in ("inference", "users"):
         svc = planned[f'aws_ecs_service.this["{name}"]']["values"]
@@ -376,6 +465,7 @@ def test_apply_then_destroy_on_moto(
         f"destroy.sh {destroy_seconds:.0f} s"
     )
     assert left == {}, f"left after destroy: {left}"
+    assert run([*tf, "state", "list"], work, tf_env).split() == []
     # The only thing destroy keeps on purpose: the database's final snapshot.
     snapshots = _client("rds", moto_endpoint).describe_db_snapshots(SnapshotType="manual")
     assert [s["DBSnapshotIdentifier"] for s in snapshots["DBSnapshots"]] == ["medtriage-final"]
