@@ -143,3 +143,5 @@ def post_worker_init(worker):
             time.sleep(0.2)
     if manager.current is None:
         worker.log.warning("Worker %s: no model yet, accepting anyway", worker.pid)
+    else:
+        worker.log.info("Worker %s: model loaded, accepting connections", worker.pid)

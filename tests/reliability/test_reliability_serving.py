@@ -6,7 +6,6 @@ until its model is loaded (no 503 while the other worker serves).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -18,7 +17,7 @@ import pytest
 import requests
 
 from tests.gunicorn import gunicorn_server
-from tests.reliability.load import run_load
+from tests.reliability.load import SlowClients, run_load
 
 pytestmark = pytest.mark.slow
 
@@ -35,51 +34,6 @@ def fake_env(tmp_path, jwks, **extra) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-
-
-class SlowClients:
-    """Connections that send a request line, then one header line a second, never finishing;
-    and idle ones that send nothing (what a browser opens ahead of time)."""
-
-    def __init__(self, port: int, slow: int, idle: int):
-        self.port, self.slow, self.idle = port, slow, idle
-        self.stop = threading.Event()
-        self.socks: list[socket.socket] = []
-        self.lines_sent = 0
-        self.threads = [threading.Thread(target=self._trickle, daemon=True) for _ in range(slow)]
-
-    def _connect(self) -> socket.socket:
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        self.socks.append(s)
-        return s
-
-    def _trickle(self) -> None:
-        s = self._connect()
-        s.sendall(b"POST /api/v1/triage HTTP/1.1\r\nHost: x\r\n")
-        i = 0
-        while not self.stop.wait(1.0):
-            try:
-                s.sendall(f"X-Slow-{i}: {'a' * 20}\r\n".encode())
-                self.lines_sent += 1
-            except OSError:  # closed by the server's read timeout: come back, as an attacker would
-                s = self._connect()
-                s.sendall(b"POST /api/v1/triage HTTP/1.1\r\nHost: x\r\n")
-            i += 1
-
-    def __enter__(self):
-        for _ in range(self.idle):
-            self._connect()
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join(5)
-        for s in self.socks:
-            with contextlib.suppress(OSError):
-                s.close()
 
 
 def test_requests_answered_while_slow_and_idle_clients_are_connected(tmp_path, jwks):
