@@ -25,9 +25,9 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.gunicorn import gunicorn_server  # noqa: E402
-from tests.jwks import JwksServer  # noqa: E402
-from tests.reliability.load import SlowClients  # noqa: E402
+from testkit.gunicorn import gunicorn_server  # noqa: E402
+from testkit.jwks import JwksServer  # noqa: E402
+from testkit.load import SlowClients  # noqa: E402
 
 TIMEOUT = 35.0  # a request not answered in this time counts as failed
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.gunicorn import REPO, gunicorn_server
-from tests.net import free_ports, stop_process, wait_for
+from testkit.gunicorn import REPO, gunicorn_server
+from testkit.net import free_ports, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,9 @@ import psutil
 import pytest
 import requests
 
-from tests.gunicorn import gunicorn_server
-from tests.reliability.load import SlowClients, run_load
+from common.gthread_worker import request_complete
+from testkit.gunicorn import gunicorn_server
+from testkit.load import SlowClients, run_load
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +35,19 @@ def fake_env(tmp_path, jwks, **extra) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **extra,
     }
+
+
+def test_request_complete():
+    head = b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"
+    assert not request_complete(b"GET / HTTP/1.1\r\nHost: a\r\n", 1024)
+    assert request_complete(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1024)
+    assert not request_complete(head + b"abc", 1024)
+    assert request_complete(head + b"abcde", 1024)
+    # Left to the pool thread (which reads with a socket timeout): chunked, 100-continue, big.
+    assert request_complete(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 1024)
+    assert request_complete(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", 1024)
+    assert request_complete(b"POST / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n", 1024)
+    assert request_complete(b"GET / HTTP/1.1\r\nX: " + b"a" * 2000, 1024)
 
 
 def test_requests_answered_while_slow_and_idle_clients_are_connected(tmp_path, jwks):
