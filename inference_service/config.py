@@ -43,6 +43,9 @@ class Config:
         # Backoff while no model could be loaded yet (store unreachable, bad artifact).
         self.MODEL_RETRY_INITIAL_SECONDS = env_float("MODEL_RETRY_INITIAL_SECONDS", 1.0)
         self.MODEL_RETRY_MAX_SECONDS = env_float("MODEL_RETRY_MAX_SECONDS", 60.0)
+        # A request that finds no model waits this long while a load is under way (not while
+        # the store is failing), instead of a 503 at once.
+        self.MODEL_HOLD_SECONDS = env_float("MODEL_HOLD_SECONDS", 15.0)
         self.MODEL_AUTOLOAD = env_bool("MODEL_AUTOLOAD", True)
         self.INFERENCE_DATABASE_URL = os.environ.get(
             "INFERENCE_DATABASE_URL", f"sqlite:///{data / 'inference.db'}"

@@ -25,9 +25,16 @@ other processes used no CPU (numbers, and noisier runs, in documentation/inferen
   one request's Python work with the other's model call.
 - Keep-alive connections stick to the worker that accepted them: with 8 clients one worker
   may hold 5 and the other 3, and p99 at concurrency 8 went to 2.4-7x p50. Without keep-alive,
-  and with a worker taking no more connections than it has threads, a busy worker stops
-  accepting and the idle one takes the next request. A new connection per request costs well
-  under a millisecond on loopback or from the load balancer.
+  and with a worker that stops accepting while all its threads are busy, the idle one takes
+  the next request. A new connection per request costs well under a millisecond on loopback
+  or from the load balancer.
+- Slow and idle clients: the worker class (common/gthread_worker.py) reads each request in
+  its event loop and hands it to a thread only when it is complete, closing connections
+  that send no whole request within GUNICORN_REQUEST_READ_TIMEOUT (10 s); it stops accepting
+  on busy threads, not on a connection count. Stock gthread parsed headers in the pool
+  thread: 8 clients sending a header line a second stopped both services for 30 s.
+- A replacement worker (crash, SIGKILL) loads its model before it accepts connections, so
+  the serving workers take the traffic meanwhile (post_worker_init below).
 """
 
 from __future__ import annotations
@@ -48,18 +55,25 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 # model in a background thread) itself. Never preload with TensorFlow.
 preload_app = False
 
-worker_class = "gthread"
+# INFERENCE_WORKER_CLASS=gthread gives stock gunicorn back (the benchmarks compare the two).
+worker_class = os.environ.get(
+    "INFERENCE_WORKER_CLASS", "common.gthread_worker.BufferedThreadWorker"
+)
 workers = int(os.environ.get("INFERENCE_WORKERS", "2"))
 threads = int(os.environ.get("INFERENCE_THREADS", "2"))
 
-# The model loads in a background thread, so the worker answers /healthz (and /readyz 503) at
-# once and its heartbeat never stalls: the default timeout is enough even for a slow download.
+# The model loads in a background thread; a worker waiting for it in post_worker_init keeps
+# its heartbeat going, so the default timeout is enough even for a slow download.
 timeout = int(os.environ.get("INFERENCE_TIMEOUT", "30"))
 graceful_timeout = 20
-# No keep-alive, and a worker takes no more connections than it has threads: requests then
-# spread over the workers one by one (see the sizing note above).
+# No keep-alive, and a worker accepts only while a thread is free: requests then spread over
+# the workers one by one (see the sizing note above). worker_connections only caps the open
+# (mostly idle or slow) connections a worker keeps in its event loop.
 keepalive = int(os.environ.get("INFERENCE_KEEPALIVE", "0"))
-worker_connections = int(os.environ.get("INFERENCE_WORKER_CONNECTIONS", str(threads)))
+worker_connections = int(os.environ.get("INFERENCE_WORKER_CONNECTIONS", "1000"))
+# How long a replacement worker waits for its model before it accepts connections anyway
+# (then requests wait up to MODEL_HOLD_SECONDS each for the load, or get a 503).
+load_wait_seconds = float(os.environ.get("INFERENCE_LOAD_WAIT_SECONDS", "600"))
 # Restarting workers would reload the model: no max_requests.
 max_requests = 0
 # Heartbeat files in memory, not on a container's overlay filesystem.
@@ -99,7 +113,35 @@ def on_exit(server):
 
 
 def post_worker_init(worker):
-    """The app was created in this worker after fork; make sure its loader thread runs here."""
-    app = getattr(worker.wsgi, "extensions", None)
-    if app and "model" in app:
-        app["model"].start()
+    """Start the model loader in this worker; a replacement waits for it before accepting.
+
+    While a sibling serves, a worker that accepted before its model loaded would answer
+    503s, fastest of all, and so take most new connections. It waits here instead, with its
+    heartbeat going, and the listening socket is served by the others. At a cold start no
+    worker serves yet: accept at once, so /healthz answers and triage requests wait for the
+    load (MODEL_HOLD_SECONDS). A store that stays down only delays the replacement, up to
+    load_wait_seconds, after which it accepts and answers 503 like a cold start.
+    """
+    import time
+
+    extensions = getattr(worker.wsgi, "extensions", None)
+    if not extensions or "model" not in extensions:
+        return
+    manager = extensions["model"]
+    if not worker.wsgi.config.get("MODEL_AUTOLOAD", True):
+        return
+    manager.start()
+    board = extensions.get("worker_board")
+    if board is None or board.ready_workers() == 0:
+        return
+    worker.log.info("Worker %s: loading the model before accepting connections", worker.pid)
+    deadline = time.monotonic() + load_wait_seconds
+    while worker.alive and manager.current is None and time.monotonic() < deadline:
+        worker.notify()
+        manager.wait_for_model(1.0)  # returns early once loaded; at once while backing off
+        if manager.current is None:
+            time.sleep(0.2)
+    if manager.current is None:
+        worker.log.warning("Worker %s: no model yet, accepting anyway", worker.pid)
+    else:
+        worker.log.info("Worker %s: model loaded, accepting connections", worker.pid)

@@ -40,7 +40,7 @@ def readyz():
         resp.headers["Retry-After"] = "5"
         return resp
     board = current_app.extensions.get("worker_board")
-    if board is not None and not board.all_ready():
+    if board is not None and not board.task_ready():
         # This worker serves, a sibling is still loading: not ready as a whole yet.
         detail = f"{board.ready_workers()} of {board.expected} workers serving"
         resp = jsonify({"status": "loading", "model_version": pipeline.version, "detail": detail})

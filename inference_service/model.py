@@ -1,6 +1,9 @@
 """Model lifecycle: fetch, verify, load and warm up in the background; poll for a new LATEST.
 
-The manager never blocks a request: `/readyz` is 503 until `current` is set. A newer
+Under gunicorn a worker that replaces a serving sibling waits for its first load before it
+accepts connections (gunicorn_conf.post_worker_init). Otherwise (cold start, no server) a
+request that finds no model waits up to MODEL_HOLD_SECONDS while a load is under way
+(`wait_for_model`), and gets a 503 if none arrives or the store is failing. A newer
 published version is fetched, verified (checksums, by the store), loaded and smoke-tested
 beside the serving one, then swapped in with one attribute assignment; requests already
 running keep the object they took. A version that fails any step is refused and the
@@ -119,6 +122,10 @@ class ModelManager:
         self._pid: int | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        # Notified after every load attempt; guards _attempting and _attempts.
+        self._changed = threading.Condition()
+        self._attempting = False
+        self._attempts = 0
 
     @property
     def ready(self) -> bool:
@@ -138,6 +145,25 @@ class ModelManager:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def wait_for_model(self, timeout: float):
+        """The serving pipeline, waiting up to `timeout` s while a first load is under way.
+
+        Returns None at once when no loader runs or the last attempt failed (backing off):
+        waiting would only delay the 503.
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.current is None and self._loading():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+        return self.current
+
+    def _loading(self) -> bool:
+        running = self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
+        return running and (self._attempting or self._attempts == 0)
 
     def poke(self) -> None:
         """Check the store now instead of at the next poll."""
@@ -188,11 +214,18 @@ class ModelManager:
     def _run(self) -> None:
         delay = self.retry_initial
         while not self._stop.is_set():
+            with self._changed:
+                self._attempting = True
             try:
                 self.check_once()
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.warning("model load failed: %s", self.last_error)
+            finally:
+                with self._changed:
+                    self._attempting = False
+                    self._attempts += 1
+                    self._changed.notify_all()
             if self.ready:
                 delay = self.retry_initial
                 if self.spec != "latest" or self.poll_seconds <= 0:

@@ -4,8 +4,12 @@ Each worker loads its own model. If `/readyz` only spoke for the worker that ans
 balancer could route traffic while a sibling is still loading, and every other request would
 get a 503. So workers leave a marker file when their model serves, in a directory the
 gunicorn master creates (gunicorn_conf.on_starting), and `/readyz` is 200 only when every
-expected worker is serving. Markers of dead workers are ignored (their pid is gone), so a
-restarted worker makes the task not-ready until it has loaded too.
+expected worker is serving. Markers of dead workers are ignored (their pid is gone).
+
+Once every worker has served, the task stays ready when a worker is replaced: the replacement
+loads its model before it accepts connections (gunicorn_conf.post_worker_init), so it takes
+no traffic meanwhile and the others answer. A 503 then would take a whole task out of the
+load balancer for one worker's restart.
 """
 
 from __future__ import annotations
@@ -53,3 +57,14 @@ class WorkerBoard:
 
     def all_ready(self) -> bool:
         return self.ready_workers() >= self.expected
+
+    def task_ready(self) -> bool:
+        """Every worker serves, or did once (a replacement then loads before accepting)."""
+        settled = self.directory / "settled"
+        if settled.exists():
+            return True
+        if not self.all_ready():
+            return False
+        with contextlib.suppress(OSError):
+            settled.touch()
+        return True

@@ -16,8 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def serving_pipeline():
-    """The pipeline serving now, or a 503 while none is loaded."""
-    pipeline = current_app.extensions["model"].current
+    """The pipeline serving now; while none is, wait for a load under way, then a 503."""
+    manager = current_app.extensions["model"]
+    pipeline = manager.current
+    if pipeline is None:
+        pipeline = manager.wait_for_model(current_app.config["MODEL_HOLD_SECONDS"])
     if pipeline is None:
         raise APIError(
             503, "The model is still loading; try again shortly.", "not_ready", {"Retry-After": "5"}

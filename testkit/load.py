@@ -1,4 +1,5 @@
-"""A bounded load generator for POST /api/v1/triage (used by the load test and bench_load.py).
+"""A bounded load generator for POST /api/v1/triage (used by the load test and bench_load.py),
+and `SlowClients`: slow-header and idle connections (tests and bench_slow_clients.py).
 
 `run_load` sends exactly `total` requests from `concurrency` threads, each on its own
 keep-alive connection, and records every outcome: a status code, or the error that stopped
@@ -8,9 +9,11 @@ is either answered or counted as failed: none can go missing.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
+import socket
 import statistics
 import threading
 import time
@@ -135,3 +138,48 @@ def run_load(
     for t in threads:
         t.join(timeout * 10)
     return LoadResult(sorted(outcomes, key=lambda o: o.index), time.monotonic() - started)
+
+
+class SlowClients:
+    """Connections that send a request line, then one header line a second, never finishing;
+    and idle ones that send nothing (what a browser opens ahead of time)."""
+
+    def __init__(self, port: int, slow: int, idle: int):
+        self.port, self.slow, self.idle = port, slow, idle
+        self.stop = threading.Event()
+        self.socks: list[socket.socket] = []
+        self.lines_sent = 0
+        self.threads = [threading.Thread(target=self._trickle, daemon=True) for _ in range(slow)]
+
+    def _connect(self) -> socket.socket:
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        self.socks.append(s)
+        return s
+
+    def _trickle(self) -> None:
+        s = self._connect()
+        s.sendall(b"POST /api/v1/triage HTTP/1.1\r\nHost: x\r\n")
+        i = 0
+        while not self.stop.wait(1.0):
+            try:
+                s.sendall(f"X-Slow-{i}: {'a' * 20}\r\n".encode())
+                self.lines_sent += 1
+            except OSError:  # closed by the server's read timeout: come back, as an attacker would
+                s = self._connect()
+                s.sendall(b"POST /api/v1/triage HTTP/1.1\r\nHost: x\r\n")
+            i += 1
+
+    def __enter__(self):
+        for _ in range(self.idle):
+            self._connect()
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(5)
+        for s in self.socks:
+            with contextlib.suppress(OSError):
+                s.close()

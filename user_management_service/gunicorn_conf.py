@@ -17,7 +17,10 @@ bind = f"{os.environ.get('USERS_HOST', '0.0.0.0')}:{os.environ.get('USERS_PORT',
 # queue on the CPU. Every worker runs the (locked, idempotent) migrations as it starts, and
 # keys and the CSRF secret are shared through configuration or files under ./.data.
 workers = int(os.environ.get("USERS_WORKERS", "2"))
-worker_class = "gthread"
+# Reads each request in the worker's event loop before a thread takes it, so idle and slow
+# clients cannot hold the threads (see common/gthread_worker.py); USERS_WORKER_CLASS=gthread
+# gives stock gunicorn back.
+worker_class = os.environ.get("USERS_WORKER_CLASS", "common.gthread_worker.BufferedThreadWorker")
 threads = int(os.environ.get("USERS_THREADS", "2"))
 preload_app = False
 timeout = 30

@@ -280,6 +280,8 @@ def test_compose_services_and_dependencies() -> None:
             source = volume.split(":", 1)[0]
             if not source.startswith("."):
                 assert source in compose["volumes"], source
-    # Every published port of a service matches its image.
-    assert "8000:8000" in services["inference"]["ports"]
-    assert "8001:8001" in services["users"]["ports"]
+    # Only the proxy publishes ports; the services listen on their images' ports behind it.
+    assert "8000" in services["inference"]["expose"] and "ports" not in services["inference"]
+    assert "8001" in services["users"]["expose"] and "ports" not in services["users"]
+    assert {"8000:8000", "8001:8001"} <= set(services["proxy"]["ports"])
+    assert "./docker/nginx.conf:/etc/nginx/nginx.conf:ro" in services["proxy"]["volumes"]

@@ -152,3 +152,42 @@ def test_readyz_waits_for_every_worker(make_app, tmp_path, monkeypatch):
     finally:
         sibling.kill()
         sibling.wait()
+
+
+def test_request_waits_for_a_load_under_way_instead_of_503(make_app, source, auth):
+    loading = threading.Event()
+    release = threading.Event()
+    original = source.load
+
+    def slow_load(path):
+        loading.set()
+        release.wait(10)
+        return original(path)
+
+    source.load = slow_load
+    app = make_app(MODEL_HOLD_SECONDS=30)
+    assert loading.wait(10)
+    answers = []
+    asker = threading.Thread(
+        target=lambda: answers.append(
+            app.test_client().post(
+                "/api/v1/triage", json={"question": "How is gout treated?"}, headers=auth
+            )
+        )
+    )
+    asker.start()
+    assert app.test_client().get("/readyz").status_code == 503
+    release.set()  # the load finishes while the request waits
+    asker.join(30)
+    assert answers and answers[0].status_code == 200
+
+
+def test_no_wait_while_the_store_is_failing(make_app, source, auth):
+    source.unreachable = True
+    app = make_app(MODEL_HOLD_SECONDS=3600, MODEL_RETRY_INITIAL_SECONDS=3600)
+    assert wait_for(lambda: app.extensions["model"].last_error is not None)
+    # Backing off after a failed attempt: the 503 comes at once (the test would hang if not).
+    resp = app.test_client().post(
+        "/api/v1/triage", json={"question": "How is gout treated?"}, headers=auth
+    )
+    assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "not_ready"

@@ -72,7 +72,9 @@ def test_metrics_add_up_across_workers(tmp_path, jwks):
         os.kill(victim, signal.SIGKILL)
         assert wait_for(lambda: not (prom / f"gauge_livemin_{victim}.db").exists(), 30)
         assert wait_for(lambda: len(list(prom.glob("gauge_livemin_*.db"))) == 2, 60)
-        server.wait_ready(60)
+        # /readyz stays 200 while the replacement loads (it takes no traffic until then), so
+        # wait for the replacement's own gauge.
+        assert wait_for(lambda: total(scrape(server.url), "medtriage_model_ready") == 1, 60)
         for _ in range(4):
             families = scrape(server.url)
             assert total(families, PREDICTIONS) == N
