@@ -65,7 +65,8 @@ threads = int(os.environ.get("INFERENCE_THREADS", "2"))
 # The model loads in a background thread; a worker waiting for it in post_worker_init keeps
 # its heartbeat going, so the default timeout is enough even for a slow download.
 timeout = int(os.environ.get("INFERENCE_TIMEOUT", "30"))
-graceful_timeout = 20
+# Matches the load balancer's deregistration delay and ECS stopTimeout (terraform).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # No keep-alive, and a worker accepts only while a thread is free: requests then spread over
 # the workers one by one (see the sizing note above). worker_connections only caps the open
 # (mostly idle or slow) connections a worker keeps in its event loop.

@@ -44,8 +44,10 @@ locals {
       paths        = []
       signs_tokens = false
       environment = {
-        MODEL_VERSION = var.model_version
-        COOKIE_SECURE = local.cookie_secure
+        MODEL_VERSION         = var.model_version
+        SESSION_COOKIE_SECURE = local.cookie_secure
+        # Behind the ALB: trust one X-Forwarded-For hop for the client address.
+        TRUSTED_PROXY_COUNT = "1"
       }
     }
     users = {
@@ -61,7 +63,7 @@ locals {
       ]
       signs_tokens = true
       environment = {
-        USERS_TRUSTED_PROXIES = "1"
+        TRUSTED_PROXY_COUNT   = "1"
         SESSION_COOKIE_SECURE = local.cookie_secure
       }
     }

@@ -24,7 +24,8 @@ worker_class = os.environ.get("USERS_WORKER_CLASS", "common.gthread_worker.Buffe
 threads = int(os.environ.get("USERS_THREADS", "2"))
 preload_app = False
 timeout = 30
-graceful_timeout = 20
+# Matches the load balancer's deregistration delay and ECS stopTimeout (terraform).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108  # nosec B108 - gunicorn heartbeat files in shared memory
 
