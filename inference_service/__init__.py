@@ -120,6 +120,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["ARTIFACT_STORE"],
         app.config["MODEL_CACHE_DIR"],
         (app.config["TF_INTRA_OP_THREADS"], app.config["TF_INTER_OP_THREADS"]),
+        (app.config["INFERENCE_BATCH_MAX"], app.config["INFERENCE_BATCH_WAIT_MS"]),
     )
     manager = ModelManager(
         source,

@@ -74,6 +74,11 @@ class Config:
         # TensorFlow threads per worker (0 = TensorFlow's default); see gunicorn_conf.py.
         self.TF_INTRA_OP_THREADS = env_int("TF_INTRA_OP_THREADS", 1)
         self.TF_INTER_OP_THREADS = env_int("TF_INTER_OP_THREADS", 1)
+        # Dynamic micro-batching of the model call (medtriage/batching.py): concurrent
+        # questions in one worker share one call of up to INFERENCE_BATCH_MAX questions (1 =
+        # off), the first waiting at most INFERENCE_BATCH_WAIT_MS for company.
+        self.INFERENCE_BATCH_MAX = env_int("INFERENCE_BATCH_MAX", 32, minimum=1)
+        self.INFERENCE_BATCH_WAIT_MS = env_float("INFERENCE_BATCH_WAIT_MS", 2.0, minimum=0.0)
 
     def as_dict(self) -> dict:
         return dict(vars(self))

@@ -54,10 +54,17 @@ def configure_tensorflow(intra: int, inter: int) -> None:
 class StoreSource:
     """Published versions in an artifact store (`medtriage.store`), cached on local disk."""
 
-    def __init__(self, store_uri: str, cache_dir: str | Path, tf_threads: tuple[int, int] = (0, 0)):
+    def __init__(
+        self,
+        store_uri: str,
+        cache_dir: str | Path,
+        tf_threads: tuple[int, int] = (0, 0),
+        batching: tuple[int, float] = (1, 0.0),
+    ):
         self.store_uri = store_uri
         self.cache_dir = Path(cache_dir)
         self.tf_threads = tf_threads
+        self.batching = batching  # (INFERENCE_BATCH_MAX, INFERENCE_BATCH_WAIT_MS)
         self._store = None
 
     def store(self):
@@ -91,7 +98,8 @@ class StoreSource:
         configure_tensorflow(*self.tf_threads)
         from medtriage.pipeline import TriagePipeline
 
-        return TriagePipeline.load(path)
+        batch_max, batch_wait_ms = self.batching
+        return TriagePipeline.load(path, batch_max=batch_max, batch_wait_ms=batch_wait_ms)
 
 
 class ModelManager:

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from medtriage import layers as _layers  # noqa: F401  (registers the custom layers)
+from medtriage.batching import Batcher
 from medtriage.categories import UNANSWERABLE
 from medtriage.focus import INDEX_FILE as FOCUS_FILE
 from medtriage.focus import FocusIndex
@@ -45,9 +46,20 @@ class Pipeline(Protocol):
 
 
 class TriagePipeline:
-    """Load once per process; `triage` is thread-safe."""
+    """Load once per process; `triage` is thread-safe.
 
-    def __init__(self, model_dir: Path, version: str | None = None):
+    `batch_max` > 1 turns on dynamic micro-batching: concurrent `predict_one` calls (and so
+    `triage` calls) share one model call of up to `batch_max` questions, waiting at most
+    `batch_wait_ms` for company (`medtriage.batching`). 1 calls the model directly.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        version: str | None = None,
+        batch_max: int = 1,
+        batch_wait_ms: float = 2.0,
+    ):
         import keras
 
         model_dir = Path(model_dir)
@@ -78,18 +90,34 @@ class TriagePipeline:
         )
         self._lock = threading.Lock()
         self.predict(["warm up the model"])
+        self.batcher: Batcher | None = None
+        if batch_max > 1:
+            self.batcher = Batcher(
+                self._predict_rows, batch_max, batch_wait_ms, name="model-batcher"
+            )
 
     @classmethod
-    def load(cls, model_dir: Path, version: str | None = None) -> TriagePipeline:
-        return cls(model_dir, version)
+    def load(
+        cls, model_dir: Path, version: str | None = None, batch_max: int = 1,
+        batch_wait_ms: float = 2.0,
+    ) -> TriagePipeline:  # fmt: skip
+        return cls(model_dir, version, batch_max, batch_wait_ms)
 
     def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and embeddings for a batch of raw strings."""
         out = self._call(tf.constant(list(texts), dtype=tf.string))
         return out["probs"].numpy(), out["embedding"].numpy()
 
+    def _predict_rows(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One (probabilities, embedding) pair per text, each its own copy."""
+        probs, emb = self.predict(texts)
+        return [(probs[i].copy(), emb[i].copy()) for i in range(len(texts))]
+
     def predict_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities and embedding of one question."""
+        """Probabilities and embedding of one question (batched with concurrent callers
+        when batching is on)."""
+        if self.batcher is not None:
+            return self.batcher(text)
         probs, emb = self.predict([text])
         return probs[0], emb[0]
 
