@@ -1,9 +1,13 @@
 """Benchmark the inference service: real HTTP on loopback against gunicorn, vs in-process.
 
-    python benchmarks/bench_service.py [--seconds 8] [--workers 2 --threads 4] [--sweep]
+    python benchmarks/bench_service.py [--seconds 8] [--rounds 3] [--threads 8] [--threads-off 2]
+        [--compare-threads 4,16] [--sweep]
 
-Prints, in one run: p50/p99 latency and requests/s at concurrency 1, 4, 8 for
-POST /api/v1/triage over HTTP and for the same pipeline called in-process; cold start
+Prints, in one run: p50/p99 latency and requests/s at concurrency 1, 4, 8, 32 for
+POST /api/v1/triage over HTTP, for two gunicorn servers up side by side and measured
+interleaved (the same machine for both): micro-batching on (INFERENCE_BATCH_MAX, default 32)
+and off (INFERENCE_BATCH_MAX=1, the pre-batching sizing); `--compare-threads` adds batched
+servers with other thread counts. Also the same pipeline called in-process; cold start
 (process start to /readyz 200, artifact download included) against a bare
 `python -c "import tensorflow"` plus the download; then the ratios and whether each goal holds.
 Uses ARTIFACT_STORE / MODEL_VERSION (a model must be published: `make train`).
@@ -12,6 +16,7 @@ Uses ARTIFACT_STORE / MODEL_VERSION (a model must be published: `make train`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -33,7 +38,7 @@ from testkit.gunicorn import gunicorn_server  # noqa: E402
 from testkit.jwks import JwksServer  # noqa: E402
 from testkit.load import QUESTIONS  # noqa: E402
 
-LEVELS = (1, 4, 8)
+LEVELS = (1, 4, 8, 32)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -177,14 +182,28 @@ def fmt(row: dict) -> str:
 
 
 def main() -> int:
+    global LEVELS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="measured time per level")
     parser.add_argument("--workers", type=int, default=None, help="override gunicorn workers")
-    parser.add_argument("--threads", type=int, default=None, help="override gunicorn threads")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per worker, batched server"
+    )
+    parser.add_argument(
+        "--threads-off", type=int, default=2, help="threads per worker, unbatched server"
+    )
+    parser.add_argument(
+        "--compare-threads",
+        default="",
+        help="more batched servers with these threads per worker, comma-separated (e.g. 4,16)",
+    )
+    parser.add_argument("--batch-max", type=int, default=None, help="INFERENCE_BATCH_MAX")
+    parser.add_argument("--batch-wait-ms", type=float, default=None, help="INFERENCE_BATCH_WAIT_MS")
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrencies")
     parser.add_argument(
         "--sweep",
         action="store_true",
-        help="also compare workers x threads configurations over HTTP",
+        help="also compare workers x threads configurations over HTTP (batching as configured)",
     )
     parser.add_argument(
         "--configs",
@@ -199,11 +218,14 @@ def main() -> int:
         help="measure each level this often; report the round least disturbed by other load",
     )
     args = parser.parse_args()
+    LEVELS = tuple(int(c) for c in args.levels.split(","))
 
     from inference_service.config import Config
     from inference_service.model import StoreSource, configure_tensorflow
 
     cfg = Config()
+    batch_max = args.batch_max or cfg.INFERENCE_BATCH_MAX
+    batch_wait = cfg.INFERENCE_BATCH_WAIT_MS if args.batch_wait_ms is None else args.batch_wait_ms
     env_base = {"TF_CPP_MIN_LOG_LEVEL": "3", **os.environ}
     print(
         f"store {cfg.ARTIFACT_STORE}, model {cfg.MODEL_VERSION}, cpus {os.cpu_count()}, "
@@ -232,9 +254,10 @@ def main() -> int:
     with JwksServer() as jwks, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         token = jwks.key.token(sub="bench", ttl=3600)
 
-        def serve_env(cache: str, workers, threads, keepalive=None, connections=None) -> dict:
+        def serve_env(workers, threads, keepalive=None, connections=None, batch=None) -> dict:
             env = {
-                "MODEL_CACHE_DIR": cache,
+                # An empty cache each: cold start includes the download.
+                "MODEL_CACHE_DIR": tempfile.mkdtemp(prefix="bench-cold-", dir=tmp),
                 "INFERENCE_DATABASE_URL": f"sqlite:///{tmp}/history.db",
                 "USERS_SERVICE_URL": jwks.url,
                 "INFERENCE_SECRET_KEY": "bench",
@@ -250,64 +273,102 @@ def main() -> int:
                 env["INFERENCE_KEEPALIVE"] = str(keepalive)
             if connections is not None:
                 env["INFERENCE_WORKER_CONNECTIONS"] = str(connections)
+            if batch is not None:
+                env["INFERENCE_BATCH_MAX"] = str(batch[0])
+                env["INFERENCE_BATCH_WAIT_MS"] = str(batch[1])
             return env
 
-        # 2. Cold start (empty cache: includes the download), then HTTP load; for the
-        # configured size, interleaved with the same pipeline called in-process (same TensorFlow
-        # thread settings as a worker), loaded once the server is up.
-        configs = [(args.workers, args.threads, None, None)]
+        def start_server(stack, label: str, env: dict):
+            meter = CpuMeter([])
+            server = stack.enter_context(gunicorn_server(env, Path(tmp) / f"gunicorn-{label}.log"))
+            cold = server.wait_ready()
+            # The server's processes started after the meter: add their whole CPU time.
+            meter.procs += CpuMeter([server.proc.pid]).procs[1:]
+            print(
+                f"HTTP {label}: cold start {cold:.2f}s "
+                f"[other processes used {meter.usage()[1]:.2f} cores meanwhile]"
+            )
+            port = int(server.url.rsplit(":", 1)[1])
+            return (f"HTTP {label}", http_caller(port, token), [server.proc.pid]), cold
+
+        # 2. Batching on and off, side by side (one server at a time cold-starts), measured
+        # interleaved, with the same pipeline called in-process (same TensorFlow threads as a
+        # worker, batching off), loaded once the servers are up.
+        workers = args.workers or int(os.environ.get("INFERENCE_WORKERS", "2"))
+        threads = args.threads or int(os.environ.get("INFERENCE_THREADS", "0")) or None
+        servers = [
+            (f"batched {workers}x{threads or 'conf'} max={batch_max} wait={batch_wait}ms",
+             serve_env(workers, threads, batch=(batch_max, batch_wait))),
+            (f"unbatched {workers}x{args.threads_off}",
+             serve_env(workers, args.threads_off, batch=(1, 0))),
+        ]  # fmt: skip
+        for extra in filter(None, args.compare_threads.split(",")):
+            servers.append(
+                (f"batched {workers}x{extra} max={batch_max} wait={batch_wait}ms",
+                 serve_env(workers, int(extra), batch=(batch_max, batch_wait)))
+            )  # fmt: skip
+        with contextlib.ExitStack() as stack:
+            modes = []
+            colds = {}
+            for label, env in servers:
+                mode, colds[label] = start_server(stack, label, env)
+                modes.append(mode)
+            if not args.skip_inprocess:
+                configure_tensorflow(cfg.TF_INTRA_OP_THREADS, cfg.TF_INTER_OP_THREADS)
+                pipeline = probe.load(model_dir)
+
+                def call(i: int, state: dict, pipeline=pipeline) -> None:
+                    pipeline.triage(QUESTIONS[i % len(QUESTIONS)], top_k=3)
+
+                modes.insert(0, ("in-process", call, []))
+            best = measure_levels(modes, args.seconds, args.rounds)
+        results["inprocess"] = best.pop("in-process", None)
+        results["http"] = {
+            label: {"cold_s": colds[label], "levels": best[f"HTTP {label}"]} for label, _ in servers
+        }
+
+        # 3. Other sizes, one server at a time (--sweep).
         if args.sweep:
             for item in args.configs.split(","):
                 size, keepalive, connections = item.split(":")
-                workers, threads = size.split("x")
-                configs.append((int(workers), int(threads), int(keepalive), int(connections)))
-        results["http"] = {}
-        pipeline = None
-        for n, (workers, threads, keepalive, connections) in enumerate(configs):
-            cache = tempfile.mkdtemp(prefix="bench-cold-", dir=tmp)
-            log = Path(tmp) / "gunicorn.log"
-            env = serve_env(cache, workers, threads, keepalive, connections)
-            meter = CpuMeter([])
-            with gunicorn_server(env, log) as server:
-                cold = server.wait_ready()
-                # The server's processes started after the meter: add their whole CPU time.
-                meter.procs += CpuMeter([server.proc.pid]).procs[1:]
-                cold_others = meter.usage()[1]
-                port = int(server.url.rsplit(":", 1)[1])
-                label = (
-                    "configured"
-                    if workers is None
-                    else (f"{workers}x{threads} ka={keepalive} conns={connections}")
-                )
-                print(
-                    f"HTTP {label}: cold start {cold:.2f}s "
-                    f"[other processes used {cold_others:.2f} cores meanwhile]"
-                )
-                modes = [(f"HTTP {label}", http_caller(port, token), [server.proc.pid])]
-                if n == 0 and not args.skip_inprocess:
-                    configure_tensorflow(cfg.TF_INTRA_OP_THREADS, cfg.TF_INTER_OP_THREADS)
-                    pipeline = probe.load(model_dir)
-
-                    def call(i: int, state: dict, pipeline=pipeline) -> None:
-                        pipeline.triage(QUESTIONS[i % len(QUESTIONS)], top_k=3)
-
-                    modes.insert(0, ("in-process", call, []))
-                best = measure_levels(modes, args.seconds, args.rounds)
-                if "in-process" in best:
-                    results["inprocess"] = best.pop("in-process")
+                w, t = size.split("x")
+                label = f"{w}x{t} ka={keepalive} conns={connections}"
+                with contextlib.ExitStack() as stack:
+                    mode, cold = start_server(
+                        stack, label, serve_env(int(w), int(t), int(keepalive), int(connections))
+                    )
+                    best = measure_levels([mode], args.seconds, args.rounds)
                 results["http"][label] = {"cold_s": cold, "levels": best[f"HTTP {label}"]}
 
-    # 4. Ratios against the goals (for the configured sizing, the first run).
-    first = next(iter(results["http"].values()))
+    # 4. Ratios, within this run, against the goals.
+    on_label, off_label = servers[0][0], servers[1][0]
+    on, off = results["http"][on_label], results["http"][off_label]
+    lo, hi = min(LEVELS), max(LEVELS)
+    print(f"\nbatched ({on_label}) / unbatched ({off_label}), same run:")
+    for c in LEVELS:
+        a, b = on["levels"][c], off["levels"][c]
+        print(
+            f"  c={c:<3} req/s {a['rps'] / b['rps']:5.2f}x   p50 {a['p50_ms'] / b['p50_ms']:5.2f}x"
+            f"   p99 {a['p99_ms'] / b['p99_ms']:5.2f}x"
+        )
     goals = []
-    if "inprocess" in results:
-        r = first["levels"][1]["p50_ms"] / results["inprocess"][1]["p50_ms"]
-        goals.append(("HTTP p50 c=1 / in-process p50 c=1", r, "<=", 1.3))
-    r = first["levels"][4]["rps"] / first["levels"][1]["rps"]
-    goals.append(("throughput c=4 / c=1", r, ">=", 1.6))
-    r = first["levels"][8]["p99_ms"] / first["levels"][8]["p50_ms"]
-    goals.append(("p99 / p50 at c=8", r, "<=", 3.0))
-    r = first["cold_s"] / (bare + download)
+    if results["inprocess"]:
+        r = on["levels"][lo]["p50_ms"] / results["inprocess"][lo]["p50_ms"]
+        goals.append((f"HTTP batched p50 c={lo} / in-process p50", r, "<=", 1.3))
+    if hi != lo:
+        r = on["levels"][hi]["rps"] / on["levels"][lo]["rps"]
+        goals.append((f"batched throughput c={hi} / c={lo}", r, ">=", 3.0))
+        r = on["levels"][hi]["rps"] / off["levels"][hi]["rps"]
+        goals.append((f"batched / unbatched throughput at c={hi}", r, ">=", 1.8))
+    r = on["levels"][lo]["p50_ms"] / off["levels"][lo]["p50_ms"]
+    goals.append((f"batched / unbatched p50 at c={lo}", r, "<=", 1.1))
+    if 4 in LEVELS and lo == 1:
+        r = on["levels"][4]["rps"] / on["levels"][1]["rps"]
+        goals.append(("batched throughput c=4 / c=1", r, ">=", 1.6))
+    if 8 in LEVELS:
+        r = on["levels"][8]["p99_ms"] / on["levels"][8]["p50_ms"]
+        goals.append(("batched p99 / p50 at c=8", r, "<=", 3.0))
+    r = on["cold_s"] / (bare + download)
     goals.append(("cold start / (bare TF import + download)", r, "<=", 3.0))
     print("\ngoals:")
     ok_all = True
@@ -315,7 +376,7 @@ def main() -> int:
         ok = value <= limit if op == "<=" else value >= limit
         ok_all &= ok
         print(f"  {name:45} {value:5.2f}  (goal {op} {limit})  {'MET' if ok else 'NOT MET'}")
-    print(json.dumps(results, default=str, indent=None)[:4000])
+    print(json.dumps(results, default=str, indent=None)[:6000])
     return 0 if ok_all else 1
 
 
