@@ -75,7 +75,7 @@ def summary(name: str, secs: list[float]) -> dict:
     ms = sorted(s * 1000 for s in secs)
     row = {"what": name, "p50_ms": round(statistics.median(ms), 2),
            "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 2), "n": len(ms)}  # fmt: skip
-    print(f"{name:<42} p50 {row['p50_ms']:8.2f} ms   p90 {row['p90_ms']:8.2f} ms   n={len(ms)}")
+    print(f"{name:<50} p50 {row['p50_ms']:8.2f} ms   p90 {row['p90_ms']:8.2f} ms   n={len(ms)}")
     return row
 
 
@@ -112,14 +112,14 @@ def compare_encoders(pipe, repeat: int, threads: int) -> list[tuple[str, float]]
         keras_secs = timings(lambda g: pipe.predict(g), groups, repeat)
         k = summary(f"Keras model (tokenize+encode+head), batch {size}", keras_secs)
         if size > 1:
-            print(f"{'':<42}     {k['p50_ms'] / size:8.2f} ms per question")
+            print(f"{'':<50}     {k['p50_ms'] / size:8.2f} ms per question")
         found = torch_timings(repeat, threads, size)
         if found is None:
             continue
         version, secs = found
         t = summary(f"sentence-transformers (torch {version}), batch {size}", secs)
         if size > 1:
-            print(f"{'':<42}     {t['p50_ms'] / size:8.2f} ms per question")
+            print(f"{'':<50}     {t['p50_ms'] / size:8.2f} ms per question")
         ratios.append((f"batch {size}, {threads} thread(s)", k["p50_ms"] / t["p50_ms"]))
     return ratios
 

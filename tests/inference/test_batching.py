@@ -29,7 +29,7 @@ MIXED = [
     "My child has a fever and a rash, what could it be?",
     "crushing chest pain spreading to my left arm and I can't breathe",
     "What is the recommended dose of ibuprofen for an adult?",
-    "hi",
+    "hey there",
     "What are the genetic changes related to Huntington disease, and how many people in the "
     "United States are affected by it each year, and is there any treatment that slows it?",
     "What tests diagnose celiac disease?",
