@@ -144,9 +144,10 @@ def measure_levels(modes: list[tuple[str, object, list[int]]], seconds: float, r
     for label, _, _ in modes:
         for c in LEVELS:
             row = best[label][c]
+            row["cpu_ms_per_req"] = row["cores_ours"] * 1000 / row["rps"]
             print(
                 f"{label:34} c={c}: {fmt(row)}  [cores: ours {row['cores_ours']:.2f}, "
-                f"others {row['cores_others']:.2f}]"
+                f"others {row['cores_others']:.2f}; {row['cpu_ms_per_req']:.1f} CPU ms/req]"
             )
     return best
 
@@ -350,7 +351,13 @@ def main() -> int:
         print(
             f"  c={c:<3} req/s {a['rps'] / b['rps']:5.2f}x   p50 {a['p50_ms'] / b['p50_ms']:5.2f}x"
             f"   p99 {a['p99_ms'] / b['p99_ms']:5.2f}x"
+            f"   CPU per request {a['cpu_ms_per_req'] / b['cpu_ms_per_req']:5.2f}x"
         )
+    print(
+        "  (CPU per request: server processes and this client, per answered request; on a\n"
+        "  machine busy with other work it is the fairer comparison: a server with more\n"
+        "  runnable threads also gets a larger share of the CPU.)"
+    )
     goals = []
     if results["inprocess"]:
         r = on["levels"][lo]["p50_ms"] / results["inprocess"][lo]["p50_ms"]
