@@ -123,15 +123,18 @@ def test_wrong_result_count_is_an_error_for_the_batch_not_a_mixup():
 
 def test_lone_caller_does_not_wait_and_concurrent_callers_share_calls():
     calls: list[int] = []
+    threads: list[str] = []
 
     def fn(items):
         calls.append(len(items))
+        threads.append(threading.current_thread().name)
         return list(items)
 
     batcher = Batcher(fn, max_batch=32, wait_ms=50)
-    for i in range(3):  # one at a time: each its own call
+    for i in range(3):  # one at a time: each its own call, in the caller's thread
         assert batcher(f"q{i}") == f"q{i}"
     assert calls == [1, 1, 1]
+    assert threads == [threading.current_thread().name] * 3
     start = threading.Barrier(16)
 
     def call(i: int) -> str:
@@ -267,7 +270,8 @@ def test_request_failing_inside_a_batch_fails_alone(trained_model_dir, pipeline)
     broken.batcher.run_batch = held_first
     questions = [*MIXED[:4], bad, *MIXED[4:8]]
     with ThreadPoolExecutor(len(questions) + 1) as pool:
-        first = pool.submit(broken.triage, "What is glaucoma?", 3)
+        # Through the batcher thread (a lone caller would run in its own thread), held there.
+        first = broken.batcher.submit("What is glaucoma?")
         assert entered.wait(60)
         futures = [pool.submit(broken.triage, q, 3) for q in questions]
         while broken.batcher._queue.qsize() < len(questions):  # all queued behind the gate
