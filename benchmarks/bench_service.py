@@ -298,7 +298,7 @@ def main() -> int:
         workers = args.workers or int(os.environ.get("INFERENCE_WORKERS", "2"))
         threads = args.threads or int(os.environ.get("INFERENCE_THREADS", "0")) or None
         servers = [
-            (f"batched {workers}x{threads or 'conf'} max={batch_max} wait={batch_wait}ms",
+            (f"batched {workers}x{threads or 'default'} max={batch_max} wait={batch_wait}ms",
              serve_env(workers, threads, batch=(batch_max, batch_wait))),
             (f"unbatched {workers}x{args.threads_off}",
              serve_env(workers, args.threads_off, batch=(1, 0))),

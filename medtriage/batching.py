@@ -78,7 +78,7 @@ class Batcher:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._last_size = 1
-        self._active = 0  # callers inside __call__ (queued, batched or running alone)
+        self._active = 0  # items submitted and not answered, and lone callers running
         self._active_lock = threading.Lock()
 
     # -- callers -----------------------------------------------------------------------------
@@ -89,8 +89,15 @@ class Batcher:
             raise RuntimeError(f"{self.name} is closed")
         self._ensure_thread()
         entry = _Entry(item)
+        with self._active_lock:
+            self._active += 1
+        entry.future.add_done_callback(self._done)
         self._queue.put(entry)
         return entry.future
+
+    def _done(self, _future: Future) -> None:
+        with self._active_lock:
+            self._active -= 1
 
     def __call__(self, item: Any, timeout: float | None = None) -> Any:
         """The result for one item (blocks until its batch has run).
@@ -101,16 +108,17 @@ class Batcher:
         self._ensure_thread()
         with self._active_lock:
             alone = self._active == 0 and self._last_size <= 1
-            self._active += 1
-        try:
             if alone:
-                self.batches += 1
-                self.items += 1
-                results = self.run_batch([item])
-                if len(results) != 1:
-                    raise RuntimeError(f"{self.name}: {len(results)} results for one item")
-                return results[0]
+                self._active += 1
+        if not alone:
             return self.submit(item).result(timeout)
+        try:
+            self.batches += 1
+            self.items += 1
+            results = self.run_batch([item])
+            if len(results) != 1:
+                raise RuntimeError(f"{self.name}: {len(results)} results for one item")
+            return results[0]
         finally:
             with self._active_lock:
                 self._active -= 1
