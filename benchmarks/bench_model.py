@@ -81,6 +81,20 @@ def torch_timings(repeat: int) -> list[float] | None:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def before_path(pipe, question: str) -> None:
+    """What a question cost before focus-first ranking: encode, red flags, fused retrieval."""
+    from medtriage.redflags import red_flags
+
+    probs, emb = pipe.predict_one(question)
+    red_flags(question)
+    cats = {pipe.labels[i]: float(p) for i, p in enumerate(probs)}
+    reranker, pipe.retriever.reranker = pipe.retriever.reranker, None
+    try:
+        pipe.retriever.search(question, emb, cats, 3)
+    finally:
+        pipe.retriever.reranker = reranker
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--store", default=os.environ.get("ARTIFACT_STORE"))
@@ -109,10 +123,15 @@ def main() -> int:
     cats = [{pipe.labels[i]: float(p[i]) for i in range(len(p))} for p in probs]
     lookup = {q: (e, c) for q, e, c in zip(QUESTIONS, embs, cats, strict=True)}
     results.append(summary("QA retrieval (BM25 + dense + RRF), 1 q",
-                           timings(lambda q: pipe.retriever.search(q, *lookup[q], 3), QUESTIONS, args.repeat)))  # fmt: skip
+                           timings(lambda q: pipe.retriever.search(q, *lookup[q], 3, [m.foci for m in pipe.recognize(q)]), QUESTIONS, args.repeat)))  # fmt: skip
     results.append(
         summary("whole pipeline.triage, 1 q", timings(pipe.triage, QUESTIONS, args.repeat))
     )
+    before = summary("before: encode + fused retrieval, 1 q", timings(lambda q: before_path(pipe, q), QUESTIONS, args.repeat))  # fmt: skip
+    focus = summary("focus recognition, 1 q", timings(pipe.recognize, QUESTIONS, args.repeat))
+    ratio = results[-1]["p50_ms"] / before["p50_ms"]
+    print(f"whole pipeline / before (p50): {ratio:.2f}  (goal <= 1.50: "
+          f"{'met' if ratio <= 1.5 else 'NOT met'}); focus recognition p50 {focus['p50_ms']} ms")  # fmt: skip
 
     df, _ = data.load_medquad()
     seed = pipe.config["seed"]
