@@ -52,9 +52,10 @@ docs:
 	dot -Tsvg documentation/architecture.dot -o documentation/architecture.svg
 	dot -Tpng -Gdpi=100 documentation/architecture.dot -o documentation/architecture.png
 
-# Re-take the documentation's screenshots with the browser tests (needs /usr/bin/chromium).
+# Re-take the documentation's screenshots with the browser tests (needs /usr/bin/chromium),
+# answered by the fully trained model in ./.artifacts (`make train` first).
 screenshots: install
-	MEDTRIAGE_SCREENSHOTS=1 $(PY) -m pytest tests/e2e -q
+	MEDTRIAGE_SCREENSHOTS=1 MEDTRIAGE_E2E_STORE=file://$(CURDIR)/.artifacts $(PY) -m pytest tests/e2e -q
 
 clean:
 	rm -rf $(VENV) .artifacts .data .cache

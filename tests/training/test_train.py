@@ -96,3 +96,20 @@ def test_tampered_model_is_refused(trained_store, tmp_path):
     (copy / "triage" / version / "config.json").write_text("{}")
     with pytest.raises(ArtifactError, match="config.json"):
         fetch_version(open_store(f"file://{copy}"), version, tmp_path / "cache")
+
+
+def test_a_version_published_before_focus_and_chunks_still_loads(trained_model_dir, tmp_path):
+    """Versions published by the previous release (no focus index, no answer chunks) load and
+    answer: the fused ranking with one extract per passage."""
+    import shutil
+
+    from medtriage.pipeline import TriagePipeline
+
+    old = tmp_path / "old"
+    shutil.copytree(trained_model_dir, old)
+    for name in ("focus_index.json.gz", "chunks.json.gz", "emb_chunks.npy", "chunk_offsets.npy"):
+        (old / name).unlink()
+    pipe = TriagePipeline.load(old)
+    result = pipe.triage("What are the symptoms of glaucoma?", top_k=2)
+    assert result["focus"] is None and result["question_summary"] is None
+    assert result["answers"] and all(a["extract"] for a in result["answers"])
