@@ -85,7 +85,8 @@ class Reranker:
         u = np.asarray(query_emb, dtype=np.float32).reshape(1, HIDDEN)
         h = pair_features(u, cand_q, cand_qa) @ self._w1 + self._b1
         logits = np.maximum(h, 0.0) @ self._w2 + self._b2
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        # sigmoid without overflow warnings for large negative logits
+        return np.exp(-np.logaddexp(0.0, -logits)).astype(np.float32)
 
     def score_keras(
         self, query_emb: np.ndarray, cand_q: np.ndarray, cand_qa: np.ndarray

@@ -31,10 +31,10 @@ from medtriage.rerank import Reranker, build_reranker
 from medtriage.retrieval import Retriever
 from training import data
 
-OUT_DIR = REPO_ROOT / ".cache" / "reranker"
+OUT_DIR = REPO_ROOT / ".data" / "reranker"
 MIN_NAME = 5  # shorter focus names ("gas", "pain") match inside too many messages
 CANDIDATES = 50
-CONSUMER_REPEAT = 4  # the consumer questions are few but they are the register we serve
+CONSUMER_REPEAT = 4.0  # the consumer questions are few but they are the register we serve
 
 
 def norm_name(text: str) -> str:
@@ -335,7 +335,14 @@ def evaluate_reranker(
             score = reranker.score(emb, retriever.q_emb[cand], retriever.qa_emb[cand])
             # Rows outside the fused list keep their dense order, after the fused ones.
             fused_key = np.array([-rank_of.get(int(r), len(fused)) for r in cand]) + 1e-3 * dense
-            for name, key in (("fused", fused_key), ("dense", dense), ("reranker", score)):
+            # Re-ranker fused with today's order by reciprocal rank: keeps BM25's lexical hits.
+            both = _rrf(np.argsort(-fused_key, kind="stable")) + _rrf(np.argsort(-score))
+            for name, key in (
+                ("fused", fused_key),
+                ("dense", dense),
+                ("reranker", score),
+                ("rr+fused", both),
+            ):
                 orders[setting].setdefault(name, []).append(np.argsort(-key, kind="stable"))
     report: dict = {"n": len(questions)}
     report["gold_in_fused_candidates"] = round(float(np.mean(recall)), 4) if recall else None
@@ -344,6 +351,13 @@ def evaluate_reranker(
             name: rank_metrics(o, golds[setting]) for name, o in orders[setting].items()
         }
     return report
+
+
+def _rrf(order: np.ndarray, k: int = 10) -> np.ndarray:
+    """Reciprocal-rank score of each item given an order (best first)."""
+    out = np.zeros(len(order))
+    out[order] = 1.0 / (k + 1 + np.arange(len(order)))
+    return out
 
 
 def format_table(name: str, report: dict) -> str:
@@ -402,6 +416,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--bench", action="store_true", help="time score() for n=50")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     ap.add_argument("--units", type=int, default=128)
+    ap.add_argument("--consumer-weight", type=float, default=CONSUMER_REPEAT)
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(data.SEED)
@@ -411,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         med_train = medquad_queries(kb, split.train, enc, tok, args.progress)
         med_val = medquad_queries(kb, split.val, enc, tok, args.progress, with_paraphrases=False)
-        train = concat(med_train, consumer["train"][1], weights=[1.0, CONSUMER_REPEAT])
+        train = concat(med_train, consumer["train"][1], weights=[1.0, args.consumer_weight])
         val = concat(med_val, consumer["val"][1], weights=[1.0, 1.0])
         reranker, info = train_reranker(train, val, kb, units=args.units)
         info["seconds"] = round(time.perf_counter() - started, 1)
