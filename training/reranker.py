@@ -16,7 +16,6 @@ is never read here.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from common import REPO_ROOT
+from medtriage.focus import FocusIndex
 from medtriage.rerank import Reranker, build_reranker
 from medtriage.retrieval import Retriever
 from training import data
@@ -35,35 +35,6 @@ OUT_DIR = REPO_ROOT / ".data" / "reranker"
 MIN_NAME = 5  # shorter focus names ("gas", "pain") match inside too many messages
 CANDIDATES = 50
 CONSUMER_REPEAT = 4.0  # the consumer questions are few but they are the register we serve
-
-
-def norm_name(text: str) -> str:
-    text = re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
-    return re.sub(r"^(the|a|an) ", "", text)
-
-
-class FocusIndex:
-    """MedQuAD focus names and synonyms -> focus keys, for the consumer questions' focus text."""
-
-    def __init__(self, df: pd.DataFrame):
-        self.names: dict[str, set[str]] = {}
-        for key, syn in zip(df["focus_key"], df.get("synonyms", [""] * len(df)), strict=True):
-            for name in [key, *syn.split(";")]:
-                name = norm_name(name)
-                if name and (len(name) >= MIN_NAME or name == norm_name(key)):
-                    self.names.setdefault(name, set()).add(key)
-        self._long = sorted((n for n in self.names if len(n) >= MIN_NAME), key=len, reverse=True)
-        self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, self._long)) + r")\b")
-
-    def match(self, focus_text: str) -> set[str]:
-        """Focus keys named by the text: an exact name, else the longest name inside it."""
-        text = norm_name(focus_text)
-        if text in self.names:
-            return set(self.names[text])
-        found = [m.group(1) for m in self._pattern.finditer(text)]
-        if not found:
-            return set()
-        return set(self.names[max(found, key=len)])
 
 
 @dataclass
@@ -261,9 +232,14 @@ def consumer_queries(enc, tok, kb: Kb, progress: bool) -> dict[str, tuple[pd.Dat
     c = load_consumer()
     if c is None:
         return {}
-    index = FocusIndex(kb.df)
+    index = FocusIndex.build(kb.df)
+
+    def foci_of(focus_text: str) -> set[str]:
+        matches = index.recognize(focus_text, limit=1)
+        return set(matches[0].foci) if matches else set()
+
     c = c[(c["category"] != "") & (c["category"] != data.UNANSWERABLE) & (c["focus_text"] != "")]
-    c = c.assign(foci=c["focus_text"].map(index.match))
+    c = c.assign(foci=c["focus_text"].map(foci_of))
     c = c[c["foci"].map(bool)].reset_index(drop=True)
     emb = cached_embeddings(enc, tok, c["text"].tolist(), "consumer", progress)
     out = {}
@@ -324,7 +300,7 @@ def evaluate_reranker(
     ):
         gold = np.isin(kb_focus, list(foci)) & (kb_cat == cat)
         probs = category_probs(text) if category_probs else None
-        found = retriever.search(text, emb, probs, n_candidates)
+        found = retriever.search(text, emb, probs, n_candidates).answers
         fused = np.array([row_of[r["id"]] for r in found], dtype=int)
         recall.append(bool(gold[fused].any()) if len(fused) else False)
         focus_rows = np.flatnonzero(np.isin(kb_focus, list(foci)))

@@ -17,6 +17,7 @@ import tensorflow as tf
 from medtriage.focus import FocusIndex
 from medtriage.passages import chunks
 from medtriage.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
+from medtriage.rerank import Reranker
 from medtriage.retrieval import BM25, Retriever, bm25_text
 from medtriage.store import ArtifactStore, new_version_id, open_store
 from training import data, unanswerable
@@ -27,8 +28,12 @@ from training.examples import consumer_examples, sample, training_texts
 from training.model import build_triage_model, fit_temperature, train_head
 from training.publish import publish_version
 from training.report import write_report
+from training.reranker import Kb, concat, consumer_queries, medquad_queries, train_reranker
 
 CONSUMER_REPEAT = 3
+# The re-ranker sees each consumer question this many times against MedQuAD's (chosen on the
+# consumer val split by training/reranker.py).
+CONSUMER_REPEAT_RERANK = 4.0
 # Chunks kept per answer (p99 is 31): the tail of the longest sections is not indexed.
 MAX_CHUNKS = 32
 
@@ -147,6 +152,22 @@ def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, n
     return head, history, xv, yv
 
 
+def fit_reranker(p: Prepared, retriever: Retriever) -> tuple[Reranker, dict]:
+    """The pair model that orders a condition's rows: MedQuAD questions and consumer-style
+    paraphrases of the training foci, plus the consumer questions' train split."""
+    log("training the re-ranker on question pairs")
+    kb = Kb(p.df, retriever.q_emb, retriever.qa_emb)
+    train = medquad_queries(kb, p.split.train, p.encoder, p.tok, p.progress)
+    val = medquad_queries(kb, p.split.val, p.encoder, p.tok, p.progress, with_paraphrases=False)
+    consumer = consumer_queries(p.encoder, p.tok, kb, p.progress)
+    if consumer:
+        train = concat(train, consumer["train"][1], weights=[1.0, CONSUMER_REPEAT_RERANK])
+        val = concat(val, consumer["val"][1], weights=[1.0, 1.0])
+    reranker, info = train_reranker(train, val, kb, seed=p.seed)
+    log(f"re-ranker: {info}")
+    return reranker, info
+
+
 def calibrate(head: keras.Model, xv: np.ndarray, yv: np.ndarray) -> float:
     """Temperature scaling on the validation split."""
     temperature = fit_temperature(np.asarray(head(xv, training=False)), yv)
@@ -172,12 +193,15 @@ def save_model(out: Path, p: Prepared, head, temperature: float, retriever: Retr
     return config
 
 
-def evaluate(out: Path, p: Prepared, version: str, history: dict, started: float) -> dict:
+def evaluate(
+    out: Path, p: Prepared, version: str, history: dict, started: float, extra: dict
+) -> dict:
     """Load the saved model back (end to end from raw strings), evaluate it, write the report."""
     log("loading the saved model back and evaluating on held-out data")
     pipe = TriagePipeline.load(out, version=version)
     report = evaluate_pipeline(pipe, p.df, p.split, p.drugs, p.seed, version)
     report["seed"] = p.seed
+    report.update(extra)
     report["training_seconds"] = round(time.time() - started, 1)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     write_report(out, report, history, p.labels)
@@ -199,12 +223,14 @@ def train(
     retriever = build_index(p)
     head, history, xv, yv = fit_head(p, epochs)
     temperature = calibrate(head, xv, yv)
+    reranker, rerank_info = fit_reranker(p, retriever)
     version = new_version_id(p.data_sha)
     with tempfile.TemporaryDirectory(prefix="medtriage-train-") as tmp:
         out = Path(tmp)
         save_model(out, p, head, temperature, retriever)
+        reranker.save(out)
         (out / "history.json").write_text(json.dumps(history))
-        evaluate(out, p, version, history, started)
+        evaluate(out, p, version, history, started, {"reranker": rerank_info})
         log("publishing")
         manifest_extra = manifest_fields(p.data_sha, p.labels)
         publish_version(store, out, version, manifest_extra, progress=progress)

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from medtriage.rerank import Reranker, build_reranker
-from training.reranker import FocusIndex, Kb, Queries, build_pairs, fit_pairs, rank_metrics
+from training.reranker import Kb, Queries, build_pairs, fit_pairs, rank_metrics
 
 DIM = 384
 
@@ -67,14 +67,6 @@ def tiny_kb() -> Kb:
     )
     emb = unit(np.random.default_rng(0).normal(size=(len(df), DIM)))
     return Kb(df, emb, emb)
-
-
-def test_focus_index_matches_names_synonyms_and_longest_name_inside():
-    index = FocusIndex(tiny_kb().df)
-    assert index.match("Gout") == {"gout"}
-    assert index.match("the podagra") == {"gout"}
-    assert index.match("diet for juvenile diabetes in children") == {"type 1 diabetes"}
-    assert index.match("broken leg") == set()
 
 
 def test_pairs_label_focus_and_type_and_skip_the_query_row():
