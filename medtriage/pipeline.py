@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from medtriage import layers as _layers  # noqa: F401  (registers the custom layers)
 from medtriage.categories import UNANSWERABLE
-from medtriage.redflags import EMERGENCY_MESSAGE, red_flags
 from medtriage.retrieval import Retriever
 from medtriage.store import MANIFEST
+from medtriage.urgency import HelpNumbers, UrgencyModel, assess
 
 MODEL_FILE = "triage.keras"
 CONFIG_FILE = "config.json"
@@ -41,7 +41,9 @@ class Pipeline(Protocol):
 class TriagePipeline:
     """Load once per process; `triage` is thread-safe."""
 
-    def __init__(self, model_dir: Path, version: str | None = None):
+    def __init__(
+        self, model_dir: Path, version: str | None = None, numbers: HelpNumbers | None = None
+    ):
         import keras
 
         model_dir = Path(model_dir)
@@ -61,12 +63,17 @@ class TriagePipeline:
             input_signature=[tf.TensorSpec([None], tf.string)],
         )
         self.retriever = Retriever.load(model_dir)
+        # Older versions have no urgency heads: rules alone then.
+        self.urgency = UrgencyModel.from_config(self.config)
+        self.numbers = numbers or HelpNumbers()
         self._lock = threading.Lock()
         self.predict(["warm up the model"])
 
     @classmethod
-    def load(cls, model_dir: Path, version: str | None = None) -> TriagePipeline:
-        return cls(model_dir, version)
+    def load(
+        cls, model_dir: Path, version: str | None = None, numbers: HelpNumbers | None = None
+    ) -> TriagePipeline:
+        return cls(model_dir, version, numbers)
 
     def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and embeddings for a batch of raw strings."""
@@ -78,13 +85,26 @@ class TriagePipeline:
         probs, emb = self.predict([text])
         return probs[0], emb[0]
 
+    def predict_all(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Every output of the model for a batch: probs, embedding and, if trained, urgency."""
+        out = self._call(tf.constant(list(texts), dtype=tf.string))
+        return {k: np.asarray(v) for k, v in out.items()}
+
+    def urgency_of(self, text: str, out: dict[str, np.ndarray] | None = None) -> dict:
+        """Rules + model: urgent, urgent_reasons, urgent_message for one message."""
+        out = self.predict_all([text]) if out is None else out
+        prob = out["urgency"][0, 0] if "urgency" in out else None
+        cats = out["urgency_category"][0] if "urgency_category" in out else None
+        return assess(text, prob, cats, self.urgency, self.numbers)
+
     def triage(self, question: str, top_k: int = 3) -> dict:
         """Category, alternatives, urgency, abstention and answers for one question."""
-        probs, emb = self.predict_one(question)
+        out = self.predict_all([question])
+        probs, emb = out["probs"][0], out["embedding"][0]
+        urgency = self.urgency_of(question, out)
         order = np.argsort(-probs)
         ranked = [{"label": self.labels[i], "confidence": round(float(probs[i]), 4)} for i in order]
         best = ranked[0]
-        flags = red_flags(question)
         answers: list[dict] = []
         reason = None
         if best["label"] == UNANSWERABLE:
@@ -99,9 +119,9 @@ class TriagePipeline:
         return {
             "category": best,
             "alternatives": ranked[1:3],
-            "urgent": bool(flags),
-            "urgent_reasons": flags,
-            "urgent_message": EMERGENCY_MESSAGE if flags else None,
+            "urgent": urgency["urgent"],
+            "urgent_reasons": urgency["urgent_reasons"],
+            "urgent_message": urgency["urgent_message"],
             "abstained": reason is not None,
             "abstain_reason": reason,
             "answers": answers,
