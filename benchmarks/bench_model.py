@@ -81,6 +81,36 @@ def torch_timings(repeat: int) -> list[float] | None:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def urgency_cost(pipe, repeat: int) -> None:
+    """The urgency check per question: the model with vs without its urgency outputs (same
+    weights), and the rules + combine step on the model's outputs."""
+    import keras
+    import tensorflow as tf
+
+    if pipe.urgency is None:
+        print("urgency: this version has no urgency heads (rules only)")
+        return
+    m = pipe.model
+    outs = (
+        m.output
+        if isinstance(m.output, dict)
+        else dict(zip(m.output_names, m.outputs, strict=True))
+    )
+    plain = keras.Model(m.input, {"probs": outs["probs"], "embedding": outs["embedding"]})
+    call_plain = tf.function(
+        lambda t: plain(t, training=False), input_signature=[tf.TensorSpec([None], tf.string)]
+    )
+    with_u = summary("model with urgency outputs, 1 q",
+                     timings(lambda q: pipe.predict_all([q]), QUESTIONS, repeat))  # fmt: skip
+    without = summary("model without urgency outputs, 1 q",
+                      timings(lambda q: call_plain(tf.constant([q])), QUESTIONS, repeat))  # fmt: skip
+    outs1 = {q: pipe.predict_all([q]) for q in QUESTIONS}
+    combine = summary("rules + combine (urgency_of), 1 q",
+                      timings(lambda q: pipe.urgency_of(q, outs1[q]), QUESTIONS, repeat))  # fmt: skip
+    print(f"urgency cost per question: heads {with_u['p50_ms'] - without['p50_ms']:+.2f} ms (p50 "
+          f"difference, noisy), rules+combine {combine['p50_ms']:.3f} ms; budget +1 ms")  # fmt: skip
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--store", default=os.environ.get("ARTIFACT_STORE"))
@@ -113,6 +143,7 @@ def main() -> int:
     results.append(
         summary("whole pipeline.triage, 1 q", timings(pipe.triage, QUESTIONS, args.repeat))
     )
+    urgency_cost(pipe, args.repeat)
 
     df, _ = data.load_medquad()
     seed = pipe.config["seed"]

@@ -95,7 +95,14 @@ def assess(
     rules' categories first (auditable), then the model's category when the model flagged.
     """
     codes = red_flags(text)
-    model_urgent = model is not None and probability is not None and probability >= model.threshold
+    # No letters at all (empty, emoji, control characters): the model's score means nothing.
+    has_words = any(ch.isalpha() for ch in str(text))
+    model_urgent = (
+        has_words
+        and model is not None
+        and probability is not None
+        and probability >= model.threshold
+    )
     if model_urgent:
         code = GENERIC
         if category_probs is not None and len(category_probs) == len(model.categories):

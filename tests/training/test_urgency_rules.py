@@ -110,6 +110,11 @@ def test_odd_input_never_crashes(text):
     assert out["urgent"] in (True, False)
 
 
+@pytest.mark.parametrize("text", ["", "😀😀😀", "\x00\x07 !!! 123"])
+def test_no_words_no_model_alarm(text):
+    assert not assess(text, 0.99, one_hot("burn"), MODEL, NUMBERS)["urgent"]
+
+
 def test_threshold_keeps_target_recall():
     p = np.array([0.9, 0.8, 0.7, 0.6, 0.2, 0.1, 0.05])
     y = np.array([1, 1, 1, 1, 0, 0, 0])
