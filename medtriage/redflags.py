@@ -44,7 +44,14 @@ SIGNS: dict[str, str] = {
     r"|is (coughing|vomiting) blood|i'?m coughing up blood",
     "pregnancy": r"pregnan[^.?!]{0,40}(heavy bleeding|severe pain)",
     "vision_loss": r"sudden(ly)? (loss of vision|lost (the )?(vision|sight)|went blind|blind in)",
-    "meningitis_sepsis": r"stiff neck (and|with) (a )?(high )?fever|rash that (doesn'?t|does not|won'?t) fade",
+    "meningitis_sepsis": r"stiff neck (and|with) (a )?(high )?fever"
+    r"|(rash|spots|marks|blotches) (that )?(don'?t|doesn'?t|do not|does not|won'?t) (fade|go away when)",
+    "infant_fever": r"\b([1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|ten|twelve)[- ](day|week)s?[- ]old"
+    r"[^?!]{0,80}(temp(erature)? (of |is )?3[89]|(has|got) (a )?(high )?fever|3[89](\.\d)? ?(c|°))",
+    "testicular": r"sudden[^.?!]{0,40}pain in (my|his|one|the) (left |right )?(testicle|testis|ball)"
+    r"|(testicle|testis|ball)[^.?!]{0,30}(swollen|swelling)[^.?!]{0,30}(vomit|sick)",
+    "chemical_eye": r"(bleach|drain cleaner|oven cleaner|cement|lime|acid|alkali|ammonia|caustic)"
+    r"[^.?!]{0,40}\b(in|into) (my|his|her|their|the) eyes?\b",
     "head_injury": r"(hit|banged) (my|his|her|their) head[^.?!]{0,60}(vomit|confus|sleepy|drowsy)"
     r"|passed out and hit",
     "bite": r"bitten by a snake|snake ?bite|bitten by a snake",

@@ -7,6 +7,7 @@ import pytest
 
 from medtriage.redflags import red_flags
 from medtriage.urgency import CATEGORY_NAMES, HelpNumbers, UrgencyModel, assess, reason
+from tests.urgency_cases import CASES, RULE_CASES
 from training.urgency import categories_of, load_messages, pick_threshold
 
 NUMBERS = HelpNumbers("112", "the poison line 0800 123", "the crisis line 116 123")
@@ -86,19 +87,14 @@ def test_rules_do_not_fire_on_past_events_definitions_or_statistics(text):
     assert red_flags(text) == []
 
 
-@pytest.mark.parametrize(
-    "text, code",
-    [
-        ("I want to kill myself", "self_harm"),
-        ("my throat is closing up after a bee sting", "anaphylaxis"),
-        ("I think my husband is having a stroke", "stroke"),
-        ("crushing chest pain spreading to my left arm", "heart_attack"),
-        ("My mother collapsed in the kitchen and is unresponsive", "unconscious"),
-        ("I took a whole bottle of tylenol an hour ago", "poisoning_overdose"),
-    ],
-)
-def test_rules_name_the_category(text, code):
-    assert code in red_flags(text)
+@pytest.mark.parametrize("code", sorted(CATEGORY_NAMES))
+def test_rules_floor_covers_every_category(code):
+    assert code in red_flags(RULE_CASES[code])
+
+
+@pytest.mark.parametrize("code", sorted(CATEGORY_NAMES))
+def test_rules_never_flag_the_non_urgent_cases(code):
+    assert red_flags(CASES[code][1]) == []
 
 
 @pytest.mark.parametrize(
