@@ -23,7 +23,7 @@ from common.web import init_proxy, init_web
 from . import schemas  # noqa: F401 - registers the schemas views name in their docstrings
 from .config import Config, secret_key
 from .history import HistoryStore
-from .model import ModelManager, StoreSource
+from .model import ModelManager, StoreSource, help_numbers
 from .readiness import WorkerBoard
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["ARTIFACT_STORE"],
         app.config["MODEL_CACHE_DIR"],
         (app.config["TF_INTRA_OP_THREADS"], app.config["TF_INTER_OP_THREADS"]),
+        help_numbers(app.config),
     )
     manager = ModelManager(
         source,

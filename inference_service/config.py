@@ -74,6 +74,10 @@ class Config:
         # TensorFlow threads per worker (0 = TensorFlow's default); see gunicorn_conf.py.
         self.TF_INTRA_OP_THREADS = env_int("TF_INTRA_OP_THREADS", 1)
         self.TF_INTER_OP_THREADS = env_int("TF_INTER_OP_THREADS", 1)
+        # Named in urgent reasons; no country is assumed (defaults are generic wording).
+        self.EMERGENCY_NUMBER = os.environ.get("EMERGENCY_NUMBER", "your local emergency number")
+        self.POISON_HELP = os.environ.get("POISON_HELP", "your local poison control centre")
+        self.CRISIS_LINE = os.environ.get("CRISIS_LINE", "a local crisis line")
 
     def as_dict(self) -> dict:
         return dict(vars(self))

@@ -51,10 +51,29 @@ def configure_tensorflow(intra: int, inter: int) -> None:
             tf.config.threading.set_inter_op_parallelism_threads(inter)
 
 
+def help_numbers(config):
+    """The emergency / poison / crisis numbers urgent reasons name, from the app config."""
+    from medtriage.urgency import HelpNumbers
+
+    d = HelpNumbers()
+    return HelpNumbers(
+        config.get("EMERGENCY_NUMBER") or d.emergency,
+        config.get("POISON_HELP") or d.poison,
+        config.get("CRISIS_LINE") or d.crisis,
+    )
+
+
 class StoreSource:
     """Published versions in an artifact store (`medtriage.store`), cached on local disk."""
 
-    def __init__(self, store_uri: str, cache_dir: str | Path, tf_threads: tuple[int, int] = (0, 0)):
+    def __init__(
+        self,
+        store_uri: str,
+        cache_dir: str | Path,
+        tf_threads: tuple[int, int] = (0, 0),
+        numbers=None,
+    ):
+        self.numbers = numbers
         self.store_uri = store_uri
         self.cache_dir = Path(cache_dir)
         self.tf_threads = tf_threads
@@ -91,7 +110,7 @@ class StoreSource:
         configure_tensorflow(*self.tf_threads)
         from medtriage.pipeline import TriagePipeline
 
-        return TriagePipeline.load(path)
+        return TriagePipeline.load(path, numbers=self.numbers)
 
 
 class ModelManager:

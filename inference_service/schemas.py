@@ -53,6 +53,13 @@ class TriageLabel(Response):
     confidence = fields.Float(required=True)
 
 
+class UrgentReason(Response):
+    code = fields.String(
+        required=True, metadata={"description": "emergency category, e.g. stroke, self_harm"}
+    )
+    message = fields.String(required=True, metadata={"description": "what it is and what to do"})
+
+
 def _answer_schema() -> type[Schema]:
     """TriageAnswer, generated from `medtriage.answer.Answer` (one definition of the fields)."""
     kinds = {"str": fields.String, "float": fields.Float, "int": fields.Integer}
@@ -97,7 +104,10 @@ class TriageResponse(Response):
     alternatives = fields.List(fields.Nested(TriageLabel), required=True)
     urgent = fields.Boolean(required=True)
     urgent_message = fields.String(allow_none=True)
-    urgent_reasons = fields.List(fields.String(), metadata={"description": "red flags found"})
+    urgent_reasons = fields.List(
+        fields.Nested(UrgentReason),
+        metadata={"description": "why it looks urgent and what to do; empty when not urgent"},
+    )
     abstained = fields.Boolean(required=True)
     abstain_reason = fields.String(allow_none=True)
     answers = fields.List(fields.Nested(TriageAnswer), required=True)

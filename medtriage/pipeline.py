@@ -14,10 +14,10 @@ from medtriage import layers as _layers  # noqa: F401  (registers the custom lay
 from medtriage.categories import UNANSWERABLE
 from medtriage.focus import INDEX_FILE as FOCUS_FILE
 from medtriage.focus import FocusIndex
-from medtriage.redflags import EMERGENCY_MESSAGE, red_flags
 from medtriage.retrieval import Retriever, SearchResult
 from medtriage.store import MANIFEST
 from medtriage.summary import canonical_question
+from medtriage.urgency import HelpNumbers, UrgencyModel, assess
 
 MODEL_FILE = "triage.keras"
 RERANKER_FILE = "reranker.keras"
@@ -47,7 +47,9 @@ class Pipeline(Protocol):
 class TriagePipeline:
     """Load once per process; `triage` is thread-safe."""
 
-    def __init__(self, model_dir: Path, version: str | None = None):
+    def __init__(
+        self, model_dir: Path, version: str | None = None, numbers: HelpNumbers | None = None
+    ):
         import keras
 
         model_dir = Path(model_dir)
@@ -76,12 +78,17 @@ class TriagePipeline:
         self.retriever = Retriever.load(
             model_dir, reranker, rerank_weight=self.config.get("rerank_weight", 1.0)
         )
+        # Older versions have no urgency heads: rules alone then.
+        self.urgency = UrgencyModel.from_config(self.config)
+        self.numbers = numbers or HelpNumbers()
         self._lock = threading.Lock()
         self.predict(["warm up the model"])
 
     @classmethod
-    def load(cls, model_dir: Path, version: str | None = None) -> TriagePipeline:
-        return cls(model_dir, version)
+    def load(
+        cls, model_dir: Path, version: str | None = None, numbers: HelpNumbers | None = None
+    ) -> TriagePipeline:
+        return cls(model_dir, version, numbers)
 
     def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and embeddings for a batch of raw strings."""
@@ -93,18 +100,31 @@ class TriagePipeline:
         probs, emb = self.predict([text])
         return probs[0], emb[0]
 
+    def predict_all(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Every output of the model for a batch: probs, embedding and, if trained, urgency."""
+        out = self._call(tf.constant(list(texts), dtype=tf.string))
+        return {k: np.asarray(v) for k, v in out.items()}
+
+    def urgency_of(self, text: str, out: dict[str, np.ndarray] | None = None) -> dict:
+        """Rules + model: urgent, urgent_reasons, urgent_message for one message."""
+        out = self.predict_all([text]) if out is None else out
+        prob = out["urgency"][0, 0] if "urgency" in out else None
+        cats = out["urgency_category"][0] if "urgency_category" in out else None
+        return assess(text, prob, cats, self.urgency, self.numbers)
+
     def recognize(self, question: str) -> list:
         """The conditions the question names (`medtriage.focus.FocusMatch`), best first."""
         return self.focus.recognize(question) if self.focus is not None else []
 
     def triage(self, question: str, top_k: int = 3) -> dict:
         """Focus, category, alternatives, urgency, abstention and answers for one question."""
-        probs, emb = self.predict_one(question)
+        out = self.predict_all([question])
+        probs, emb = out["probs"][0], out["embedding"][0]
+        urgency = self.urgency_of(question, out)
         matches = self.recognize(question)
         order = np.argsort(-probs)
         ranked = [{"label": self.labels[i], "confidence": round(float(probs[i]), 4)} for i in order]
         best = ranked[0]
-        flags = red_flags(question)
         found = SearchResult()
         reason = None
         if best["label"] == UNANSWERABLE:
@@ -126,9 +146,9 @@ class TriagePipeline:
             "categories": [r["label"] for r in ranked if r["confidence"] >= ASKS_THRESHOLD]
             or [best["label"]],
             "alternatives": ranked[1:3],
-            "urgent": bool(flags),
-            "urgent_reasons": flags,
-            "urgent_message": EMERGENCY_MESSAGE if flags else None,
+            "urgent": urgency["urgent"],
+            "urgent_reasons": urgency["urgent_reasons"],
+            "urgent_message": urgency["urgent_message"],
             "abstained": reason is not None,
             "abstain_reason": reason,
             "answers": found.answers,

@@ -20,7 +20,7 @@ from medtriage.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
 from medtriage.rerank import Reranker
 from medtriage.retrieval import BM25, Retriever, bm25_text
 from medtriage.store import ArtifactStore, new_version_id, open_store
-from training import data, unanswerable
+from training import data, unanswerable, urgency
 from training.embed_cache import cached_embeddings
 from training.encoder import load_pretrained_encoder, load_tokenizer, tokenizer_json_path
 from training.evaluate import evaluate_pipeline
@@ -168,6 +168,16 @@ def fit_reranker(p: Prepared, retriever: Retriever) -> tuple[Reranker, dict]:
     return reranker, info
 
 
+def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
+    """The urgency heads on the urgency set's train split (+ MedQuAD training questions as
+    informational negatives); threshold chosen on its val split."""
+    messages = urgency.load_messages()
+    emb = cached_embeddings(p.encoder, p.tok, messages["text"].tolist(), "urgency", p.progress)
+    fit = urgency.fit_urgency(messages, emb, p.kb_q[p.split.train["row"].to_numpy()], p.seed)
+    log(f"urgency: threshold {fit.threshold:.4f}, val {fit.val}")
+    return fit
+
+
 def calibrate(head: keras.Model, xv: np.ndarray, yv: np.ndarray) -> float:
     """Temperature scaling on the validation split."""
     temperature = fit_temperature(np.asarray(head(xv, training=False)), yv)
@@ -175,9 +185,12 @@ def calibrate(head: keras.Model, xv: np.ndarray, yv: np.ndarray) -> float:
     return temperature
 
 
-def save_model(out: Path, p: Prepared, head, temperature: float, retriever: Retriever) -> dict:
+def save_model(
+    out: Path, p: Prepared, head, temperature: float, retriever: Retriever, urg=None
+) -> dict:
     """Write the end-to-end model, the index and config.json (once) into `out`."""
-    model = build_triage_model(p.encoder, head, temperature, tokenizer_json_path())
+    heads = urg.heads if urg is not None else None
+    model = build_triage_model(p.encoder, head, temperature, tokenizer_json_path(), heads)
     model.save(out / MODEL_FILE)
     retriever.save(out)
     log("building the focus index (MedQuAD conditions, synonyms, abbreviations)")
@@ -189,6 +202,12 @@ def save_model(out: Path, p: Prepared, head, temperature: float, retriever: Retr
         "limit": p.limit,
         "min_similarity": pick_threshold(model, retriever),
     }
+    if urg is not None:
+        config["urgency"] = {
+            "threshold": urg.threshold,
+            "categories": urg.categories,
+            "val": urg.val,
+        }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
     return config
 
@@ -224,10 +243,11 @@ def train(
     head, history, xv, yv = fit_head(p, epochs)
     temperature = calibrate(head, xv, yv)
     reranker, rerank_info = fit_reranker(p, retriever)
+    urg = fit_urgency(p)
     version = new_version_id(p.data_sha)
     with tempfile.TemporaryDirectory(prefix="medtriage-train-") as tmp:
         out = Path(tmp)
-        save_model(out, p, head, temperature, retriever)
+        save_model(out, p, head, temperature, retriever, urg)
         reranker.save(out)
         (out / "history.json").write_text(json.dumps(history))
         evaluate(out, p, version, history, started, {"reranker": rerank_info})

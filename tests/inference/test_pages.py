@@ -113,6 +113,10 @@ def test_inference_urgent_banner_and_abstention(client):
         "/inference", data={"csrf_token": token, "question": "sudden chest pain"}
     ).get_data(as_text=True)
     assert 'class="urgent" role="alert"' in html and "emergency" in html
+    # The banner comes first, before the result heading and any answer; reasons are listed.
+    assert html.index('class="urgent"') < html.index('id="result-heading"')
+    assert html.index('class="urgent"') < html.index('class="answers"')
+    assert 'data-code="heart_attack"' in html and "call 112 now" in html
     html = client.post("/inference", data={"csrf_token": token, "question": "xyzzy"}).get_data(
         as_text=True
     )

@@ -34,7 +34,11 @@ def test_metrics_report_model_and_baseline(trained_model_dir):
     for name in ("model", "baseline"):
         assert 0.0 <= report[name]["medquad"]["macro_f1"] <= 1.0
         assert report[name]["consumer"]["n"] == 178
-    assert report["red_flags"]["recall"] == 1.0
+    assert report["red_flags"]["recall"] >= 0.95 and report["red_flags"]["precision"] == 1.0
+    for split in ("urgency", "urgency_val"):
+        u = report[split]
+        assert {"rules", "model", "combined"} <= set(u)
+        assert len(u["combined"]["per_category"]) == 20
     liveqa = report["answers"]["liveqa"]
     assert liveqa["n"] == 178 and 0.0 <= liveqa["focus_accuracy"] <= 1.0
     assert {"bm25_questions", "fused (before)", "focus_first"} <= set(liveqa["rankers"])
