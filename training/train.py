@@ -24,6 +24,7 @@ from training.embed_cache import cached_embeddings
 from training.encoder import load_pretrained_encoder, load_tokenizer, tokenizer_json_path
 from training.evaluate import evaluate_pipeline
 from training.examples import consumer_examples, sample, training_texts
+from training.feedback import load_feedback_pairs
 from training.model import build_triage_model, fit_temperature, train_head
 from training.publish import publish_version
 from training.report import write_report
@@ -172,16 +173,27 @@ def save_model(out: Path, p: Prepared, head, temperature: float, retriever: Retr
     return config
 
 
-def evaluate(out: Path, p: Prepared, version: str, history: dict, started: float) -> dict:
+def evaluate(
+    out: Path, p: Prepared, version: str, history: dict, started: float, extra: dict | None = None
+) -> dict:
     """Load the saved model back (end to end from raw strings), evaluate it, write the report."""
     log("loading the saved model back and evaluating on held-out data")
     pipe = TriagePipeline.load(out, version=version)
     report = evaluate_pipeline(pipe, p.df, p.split, p.drugs, p.seed, version)
+    report.update(extra or {})
     report["seed"] = p.seed
     report["training_seconds"] = round(time.time() - started, 1)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     write_report(out, report, history, p.labels)
     return report
+
+
+def extra_pairs(p: Prepared, pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
+    """The feedback pairs the re-ranker can learn from: (question, MedQuAD id, helpful) whose
+    answer is in this run's knowledge base (a --limit sample may not hold every rated answer).
+    Hook for the re-ranker's training data (training/reranker.py): it adds these pairs."""
+    known = set(p.df["id"].astype(str))
+    return [pair for pair in pairs if pair[1] in known]
 
 
 def train(
@@ -191,11 +203,25 @@ def train(
     limit: int | None = None,
     seed: int = data.SEED,
     progress: bool = True,
+    feedback: str | None = None,
 ) -> str:
-    """Train, evaluate, publish; returns the new version id."""
+    """Train, evaluate, publish; returns the new version id.
+
+    feedback: labelled pairs from `python -m training feedback --export` (opt in)."""
     started = time.time()
     keras.utils.set_random_seed(seed)
+    pairs = load_feedback_pairs(feedback) if feedback else []
     p = prepare(data_path, limit, seed, progress)
+    feedback_pairs = extra_pairs(p, pairs)
+    if feedback:
+        log(
+            f"feedback: {len(pairs)} labelled pairs in {feedback}, {len(feedback_pairs)} of them "
+            "about answers in this knowledge base"
+        )
+    report_extra = {
+        "feedback_pairs_loaded": len(pairs),
+        "feedback_pairs_used": len(feedback_pairs),
+    }
     retriever = build_index(p)
     head, history, xv, yv = fit_head(p, epochs)
     temperature = calibrate(head, xv, yv)
@@ -204,7 +230,7 @@ def train(
         out = Path(tmp)
         save_model(out, p, head, temperature, retriever)
         (out / "history.json").write_text(json.dumps(history))
-        evaluate(out, p, version, history, started)
+        evaluate(out, p, version, history, started, report_extra)
         log("publishing")
         manifest_extra = manifest_fields(p.data_sha, p.labels)
         publish_version(store, out, version, manifest_extra, progress=progress)
@@ -232,5 +258,11 @@ def manifest_fields(data_sha: str, labels: list[str]) -> dict:
 
 def main(args) -> None:
     store = open_store(args.store)
-    version = train(args.data, store, epochs=args.epochs, limit=args.limit)
+    version = train(
+        args.data,
+        store,
+        epochs=args.epochs,
+        limit=args.limit,
+        feedback=getattr(args, "feedback", None),
+    )
     print(version)
