@@ -169,7 +169,8 @@ class HistoryStore:
         self._lock = threading.Lock()
 
     def ensure_tables(self) -> bool:
-        """Create the tables if needed; False (and retried on next use) if the DB is down."""
+        """Migrate the schema to the newest revision if needed; False (and retried on next use)
+        if the DB is down."""
         if self._tables_ready:
             return True
         with self._lock:
@@ -194,7 +195,7 @@ class HistoryStore:
         """Store one answered question (a Core insert: this runs on every triage); its id."""
         self._ready()
         row = {
-            "focus": ((result.get("focus") or {}).get("matched") or None),
+            "focus": ((result.get("focus") or {}).get("matched") or "")[:255] or None,
             "user_id": user_id,
             "question": question,
             "category": (result.get("category") or {}).get("label"),
