@@ -191,7 +191,11 @@ def evaluate(
 def extra_pairs(p: Prepared, pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
     """The feedback pairs the re-ranker can learn from: (question, MedQuAD id, helpful) whose
     answer is in this run's knowledge base (a --limit sample may not hold every rated answer).
-    Hook for the re-ranker's training data (training/reranker.py): it adds these pairs."""
+
+    Hook for the re-ranker: `training.reranker.train_reranker(..., extra_pairs=
+    feedback_pairs(these, kb, encoder, tokenizer))` adds them to its training pairs (what
+    `python -m training.reranker --train --feedback PATH` does). This run does not train the
+    re-ranker itself yet: when it does, it passes these."""
     known = set(p.df["id"].astype(str))
     return [pair for pair in pairs if pair[1] in known]
 

@@ -79,3 +79,36 @@ def test_bad_files_say_where(tmp_path, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_feedback_pairs(tmp_path / "nope.jsonl")
+
+
+def test_feedback_pairs_join_the_rerankers_training_pairs():
+    import numpy as np
+    import pandas as pd
+
+    from training.reranker import FEEDBACK_WEIGHT, ExtraPairs, Kb, feedback_rows, with_extra_pairs
+
+    df = pd.DataFrame(
+        {
+            "id": ["A1", "A2", "A3"],
+            "focus_key": ["gout", "gout", "asthma"],
+            "category": ["treatment", "causes", "treatment"],
+        }
+    )
+    rng = np.random.default_rng(0)
+    q, qa = rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
+    kb = Kb(df, q, qa)
+    pairs = [("how to treat gout", "A1", True), ("gout?", "ZZZ", False), ("asthma", "A3", False)]
+    questions, rows, labels = feedback_rows(pairs, kb)
+    assert questions == ["how to treat gout", "asthma"]  # ZZZ is not in this knowledge base
+    assert rows.tolist() == [0, 2] and labels.tolist() == [1.0, 0.0]
+
+    extra = ExtraPairs(rng.normal(size=(2, 4)).astype(np.float32), rows, labels)
+    x = [np.zeros((5, 4), np.float32)] * 3
+    y, weight = np.zeros(5, np.float32), np.ones(5, np.float32)
+    x2, y2, w2 = with_extra_pairs(x, y, weight, kb, extra)
+    assert [a.shape for a in x2] == [(7, 4)] * 3
+    assert np.array_equal(x2[0][5:], extra.emb)
+    assert np.array_equal(x2[1][5:], q[[0, 2]]) and np.array_equal(x2[2][5:], qa[[0, 2]])
+    assert y2.tolist() == [0.0] * 5 + [1.0, 0.0]
+    assert w2.tolist() == [1.0] * 5 + [FEEDBACK_WEIGHT] * 2
+    assert with_extra_pairs(x, y, weight, kb, None) == (x, y, weight)
