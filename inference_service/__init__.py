@@ -71,6 +71,12 @@ class ServiceMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.ratings = Counter(
+            "medtriage_answer_ratings_total",
+            "Ratings of answers (recorded or changed) by model version and helpfulness.",
+            ["model_version", "helpful"],
+            registry=registry,
+        )
         self.history_failures = Counter(
             "medtriage_history_write_failures_total",
             "Answers whose history entry could not be stored.",
@@ -149,12 +155,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["history"] = history
     history.ensure_tables()  # if the DB is down now, retried on first use
 
-    from . import api, health, pages
+    from . import api, feedback, health, pages
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(feedback.api_bp)
+    app.register_blueprint(feedback.pages_bp)
     csrf.exempt(api.bp)  # bearer tokens only, never cookies: not exposed to CSRF
+    csrf.exempt(feedback.api_bp)
     csrf.exempt(health.bp)
 
     init_openapi(app, "MedTriage inference API", API_VERSION)

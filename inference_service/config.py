@@ -52,6 +52,11 @@ class Config:
         )
         self.HISTORY_RETENTION_DAYS = env_float("HISTORY_RETENTION_DAYS", 30.0)
         self.HISTORY_PURGE_SECONDS = env_float("HISTORY_PURGE_SECONDS", 3600.0)
+        # Ratings of answers (POST/DELETE .../feedback) each person may send per window.
+        self.FEEDBACK_RATE_LIMIT = env_int("FEEDBACK_RATE_LIMIT", 60, minimum=0)
+        self.FEEDBACK_RATE_WINDOW_SECONDS = env_float(
+            "FEEDBACK_RATE_WINDOW_SECONDS", 600.0, minimum=1.0
+        )
         self.USERS_SERVICE_URL = os.environ.get("USERS_SERVICE_URL", "http://127.0.0.1:8001")
         self.USERS_PUBLIC_URL = os.environ.get("USERS_PUBLIC_URL", "http://127.0.0.1:8001")
         self.INFERENCE_PUBLIC_URL = os.environ.get("INFERENCE_PUBLIC_URL", "")

@@ -120,6 +120,59 @@ def pair_arrays(queries: Queries, kb: Kb, pairs: tuple) -> tuple[list[np.ndarray
     return [queries.emb[qi], kb.q[ri], kb.qa[ri]], y
 
 
+@dataclass
+class ExtraPairs:
+    """Labelled pairs from outside the templates (people's ratings of answers, through
+    `python -m training feedback --export`): query embeddings, MedQuAD row indices, labels."""
+
+    emb: np.ndarray
+    rows: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+FEEDBACK_WEIGHT = 2.0  # a person's judgement of an answer they were shown: worth two template pairs
+
+
+def feedback_rows(
+    pairs: list[tuple[str, str, bool]], kb: Kb
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(question, MedQuAD id, helpful) pairs as questions, row indices and labels; pairs whose
+    answer id is not in the knowledge base are left out."""
+    row_of = {str(i): r for r, i in enumerate(kb.df["id"])}
+    kept = [(q, row_of[a], h) for q, a, h in pairs if a in row_of]
+    return (
+        [q for q, _, _ in kept],
+        np.array([r for _, r, _ in kept], dtype=int),
+        np.array([float(h) for _, _, h in kept], dtype=np.float32),
+    )
+
+
+def feedback_pairs(pairs: list[tuple[str, str, bool]], kb: Kb, enc, tok) -> ExtraPairs:
+    """The pairs with their questions encoded (never cached on disk: they are health data)."""
+    from training.encoder import embed_texts
+
+    questions, rows, labels = feedback_rows(pairs, kb)
+    emb = embed_texts(enc, tok, questions) if questions else np.zeros((0, kb.q.shape[1]))
+    return ExtraPairs(np.asarray(emb, np.float32), rows, labels)
+
+
+def with_extra_pairs(
+    x: list[np.ndarray], y: np.ndarray, weight: np.ndarray, kb: Kb, extra: ExtraPairs | None
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The training pairs with the extra ones appended (weighted FEEDBACK_WEIGHT)."""
+    if extra is None or not len(extra):
+        return x, y, weight
+    extra_x = [extra.emb, kb.q[extra.rows], kb.qa[extra.rows]]
+    return (
+        [np.concatenate([a, b]).astype(np.float32) for a, b in zip(x, extra_x, strict=True)],
+        np.concatenate([y, extra.labels]).astype(np.float32),
+        np.concatenate([weight, np.full(len(extra), FEEDBACK_WEIGHT, np.float32)]),
+    )
+
+
 def train_reranker(
     train: Queries,
     val: Queries,
@@ -128,15 +181,19 @@ def train_reranker(
     epochs: int = 30,
     units: int = 128,
     verbose: int = 0,
+    extra_pairs: ExtraPairs | None = None,
 ) -> tuple[Reranker, dict]:
-    """Fit the pair model; keep the epoch with the best validation loss."""
+    """Fit the pair model; keep the epoch with the best validation loss. extra_pairs (people's
+    ratings) are added to the training pairs only, never to the validation ones."""
     near = similar_foci(kb)
     tr = build_pairs(train, kb, near, seed)
     va = build_pairs(val, kb, near, seed + 1)
     x, y = pair_arrays(train, kb, tr)
+    x, y, weight = with_extra_pairs(x, y, tr[3], kb, extra_pairs)
     xv, yv = pair_arrays(val, kb, va)
-    reranker, hist = fit_pairs(x, y, tr[3], xv, yv, units, seed, epochs, verbose)
+    reranker, hist = fit_pairs(x, y, weight, xv, yv, units, seed, epochs, verbose)
     info = {"pairs": len(y), "positives": int(y.sum()), "val_pairs": len(yv)}
+    info["feedback_pairs_used"] = len(extra_pairs) if extra_pairs is not None else 0
     info["epochs"] = len(hist["loss"])
     info["val_loss"] = round(float(min(hist["val_loss"])), 4)
     return reranker, info
@@ -394,6 +451,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--units", type=int, default=128)
     ap.add_argument("--consumer-weight", type=float, default=CONSUMER_REPEAT)
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument(
+        "--feedback", help="labelled pairs from `python -m training feedback --export` (opt in)"
+    )
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(data.SEED)
     kb, split, enc, tok = load_kb(args.progress)
@@ -404,7 +464,12 @@ def main(argv: list[str] | None = None) -> None:
         med_val = medquad_queries(kb, split.val, enc, tok, args.progress, with_paraphrases=False)
         train = concat(med_train, consumer["train"][1], weights=[1.0, args.consumer_weight])
         val = concat(med_val, consumer["val"][1], weights=[1.0, 1.0])
-        reranker, info = train_reranker(train, val, kb, units=args.units)
+        extra = None
+        if args.feedback:
+            from training.feedback import load_feedback_pairs
+
+            extra = feedback_pairs(load_feedback_pairs(args.feedback), kb, enc, tok)
+        reranker, info = train_reranker(train, val, kb, units=args.units, extra_pairs=extra)
         info["seconds"] = round(time.perf_counter() - started, 1)
         reranker.save(args.out)
         print(f"trained: {info}; saved {args.out / 'reranker.keras'}")

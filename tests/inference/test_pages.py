@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from markupsafe import escape
 
 from common.openapi import route_index
 
@@ -45,7 +46,7 @@ def test_home_lists_both_services_from_their_routes(make_app, users_openapi):
     html = app.test_client().get("/").get_data(as_text=True)
     for rule in app.url_map.iter_rules():
         if rule.endpoint != "static":
-            assert f"<code>{rule.rule}</code>" in html, rule.rule
+            assert f"<code>{escape(rule.rule)}</code>" in html, rule.rule
     assert "A route added later shows up by itself." in html
     assert 'href="/api/v1/model"' in html
     assert "Triage a medical question and answer it" in html
