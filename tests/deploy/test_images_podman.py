@@ -64,12 +64,17 @@ def run_limits() -> list[str]:
     flags = []
     for name, res, want in (
         ("nofile", resource.RLIMIT_NOFILE, 8192),
-        ("nproc", resource.RLIMIT_NPROC, 8192),
+        ("nproc", resource.RLIMIT_NPROC, 4096),
     ):
         hard = resource.getrlimit(res)[1]
         n = want if hard == resource.RLIM_INFINITY else min(want, hard)
         flags += ["--ulimit", f"{name}={n}:{n}"]
     return flags
+
+
+def run_flags() -> list[str]:
+    """For `podman run`: the limits, and no healthcheck timer (podman wants systemd for it)."""
+    return [*run_limits(), "--no-healthcheck"]
 
 
 def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
@@ -168,7 +173,7 @@ def containers(request: pytest.FixtureRequest) -> Iterator[list[str]]:
 def start(containers: list[str], image: str, role: str, *args: str, env: dict[str, str]) -> str:
     name = f"medtriage-test-{role}-{uuid.uuid4().hex[:8]}"
     flags = [f"--env={k}={v}" for k, v in env.items()]
-    podman("run", "--detach", "--name", name, "--network", "host", *run_limits(), *flags, *args,
+    podman("run", "--detach", "--name", name, "--network", "host", *run_flags(), *flags, *args,
            image)  # fmt: skip
     containers.append(name)
     return name
@@ -183,7 +188,7 @@ def store(images, medquad_csv, request: pytest.FixtureRequest) -> Path:
     data = Path(medquad_csv).resolve()
     start_time = time.monotonic()
     proc = podman(
-        "run", "--rm", "--network", "host", *run_limits(),
+        "run", "--rm", "--network", "host", *run_flags(),
         "--read-only", "--tmpfs", "/app/.cache:rw,mode=1777", "--tmpfs", "/app/.data:rw,mode=1777",
         "--volume", f"{root}:/store", "--volume", f"{data}:/data/{data.name}:ro",
         "--env", f"MEDTRIAGE_DATA=/data/{data.name}", "--env", "ARTIFACT_STORE=file:///store",
@@ -279,7 +284,7 @@ def test_runs_unprivileged_without_build_secrets(images, services, request) -> N
         user = podman("image", "inspect", "--format", "{{.Config.User}}", image).stdout.strip()
         assert user and not user.startswith(("0", "root")), (role, user)
         leak = podman(
-            "run", "--rm", "--network", "none", *run_limits(), "--entrypoint", "sh", image, "-c",
+            "run", "--rm", "--network", "none", *run_flags(), "--entrypoint", "sh", image, "-c",
             "ls /etc/ssl/certs/medtriage-build-ca.pem /src /app/tests/conftest.py "
             "/app/.git /app/.venv /app/terraform 2>/dev/null; cat /etc/resolv.conf 2>/dev/null "
             "| grep -v '^#' || true",
@@ -289,7 +294,7 @@ def test_runs_unprivileged_without_build_secrets(images, services, request) -> N
 
 def test_inference_image_holds_only_serving(images, request) -> None:
     listing = podman(
-        "run", "--rm", "--network", "none", *run_limits(), "--entrypoint", "sh",
+        "run", "--rm", "--network", "none", *run_flags(), "--entrypoint", "sh",
         images["inference"], "-c",
         "ls /app; echo ---; python -c 'import sklearn' 2>&1 | tail -1; "
         "python -c 'import matplotlib' 2>&1 | tail -1; echo ---; "
