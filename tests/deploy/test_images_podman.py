@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.net import free_ports
+from testkit.net import free_ports
 from tests.pgserver import PostgresUnavailable, postgres_server
 
 pytestmark = pytest.mark.slow
@@ -296,7 +296,7 @@ def test_inference_image_holds_only_serving(images, request) -> None:
     listing = podman(
         "run", "--rm", "--network", "none", *run_flags(), "--entrypoint", "sh",
         images["inference"], "-c",
-        "ls /app; echo ---; python -c 'import sklearn' 2>&1 | tail -1; "
+        "ls -A /app; echo ---; python -c 'import sklearn' 2>&1 | tail -1; "
         "python -c 'import matplotlib' 2>&1 | tail -1; echo ---; "
         "du -sh /opt/venv/lib/python3.11/site-packages/* | sort -h | tail -n 12",
     ).stdout  # fmt: skip
@@ -305,9 +305,24 @@ def test_inference_image_holds_only_serving(images, request) -> None:
     for line in sizes.strip().splitlines():
         say(request, f"    {line}")
     top = set(tree.split())
-    assert "user_management_service" not in top and "tests" not in top, top
-    assert {"inference_service", "common", "templates", "static", "docker"} <= top, top
+    assert top == {"medtriage", "inference_service", "common", "templates", "static", "docker",
+                   ".cache", ".data"}, top  # fmt: skip
     assert imports.count("ModuleNotFoundError") == 2, imports
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("users", {"user_management_service", "common", "templates", "static", "docker", ".data"}),
+        ("trainer", {"medtriage", "training", "common", "docker", ".cache", ".data"}),
+    ],
+)
+def test_other_images_hold_only_their_code(images, role, expected) -> None:
+    listing = podman(
+        "run", "--rm", "--network", "none", *run_flags(), "--entrypoint", "ls", images[role],
+        "-A", "/app",
+    ).stdout  # fmt: skip
+    assert set(listing.split()) == expected
 
 
 def test_sigterm_drains_within_the_graceful_timeout(services, request) -> None:
