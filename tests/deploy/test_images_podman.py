@@ -189,7 +189,7 @@ def store(images, medquad_csv, request: pytest.FixtureRequest) -> Path:
     start_time = time.monotonic()
     proc = podman(
         "run", "--rm", "--network", "host", *run_flags(),
-        "--read-only", "--tmpfs", "/app/.cache:rw,mode=1777", "--tmpfs", "/app/.data:rw,mode=1777",
+        "--read-only", "--tmpfs", "/app/.cache:rw,U", "--tmpfs", "/app/.data:rw,U",
         "--volume", f"{root}:/store", "--volume", f"{data}:/data/{data.name}:ro",
         "--env", f"MEDTRIAGE_DATA=/data/{data.name}", "--env", "ARTIFACT_STORE=file:///store",
         images["trainer"], "--limit", str(TRAIN_LIMIT), "--epochs", "1",
@@ -220,7 +220,7 @@ def services(images, store, postgres, containers, request: pytest.FixtureRequest
     inference_url = f"http://127.0.0.1:{inference_port}"
     users = start(
         containers, images["users"], "users",
-        "--read-only", "--tmpfs", "/app/.data:rw,mode=1777",
+        "--read-only", "--tmpfs", "/app/.data:rw,U",
         env={
             "USERS_HOST": "127.0.0.1",
             "USERS_PORT": str(users_port),
@@ -234,7 +234,7 @@ def services(images, store, postgres, containers, request: pytest.FixtureRequest
     users_ready = wait_ready(f"{users_url}/readyz", users, 120)
     inference = start(
         containers, images["inference"], "inference",
-        "--read-only", "--tmpfs", "/app/.cache:rw,mode=1777", "--tmpfs", "/app/.data:rw,mode=1777",
+        "--read-only", "--tmpfs", "/app/.cache:rw,U", "--tmpfs", "/app/.data:rw,U",
         "--volume", f"{store}:/store:ro",
         env={
             "INFERENCE_HOST": "127.0.0.1",
