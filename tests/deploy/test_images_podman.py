@@ -250,7 +250,7 @@ def services(images, store, postgres, containers, request: pytest.FixtureRequest
             "inference_url": inference_url}  # fmt: skip
 
 
-def test_triage_with_a_token_from_the_user_service(services) -> None:
+def test_triage_with_a_token_from_the_user_service(services, store) -> None:
     email = f"images-{uuid.uuid4().hex[:8]}@example.org"
     password = "images-test-passphrase-7"  # noqa: S105 - a throwaway test account
     credentials = {"email": email, "password": password}
@@ -266,7 +266,9 @@ def test_triage_with_a_token_from_the_user_service(services) -> None:
     assert status == 200, body
     result = json.loads(body)
     # A one-epoch model may well abstain; the shape of the answer is what is checked here.
-    assert {"category", "alternatives", "urgency", "answers", "disclaimer"} <= set(result), result
+    wanted = {"category", "alternatives", "urgent", "abstained", "answers", "disclaimer"}
+    assert wanted <= set(result), result
+    assert result["model_version"] == (store / "triage" / "LATEST").read_text().strip()
 
 
 def test_metrics(services) -> None:
@@ -306,6 +308,10 @@ def test_inference_image_holds_only_serving(images, request) -> None:
     for line in sizes.strip().splitlines():
         say(request, f"    {line}")
     top = set(tree.split())
+    assert "include" not in podman(
+        "run", "--rm", "--network", "none", *run_flags(), "--entrypoint", "ls",
+        images["inference"], "/opt/venv/lib/python3.11/site-packages/tensorflow",
+    ).stdout.split()  # fmt: skip
     assert top == {"medtriage", "inference_service", "common", "templates", "static", "docker",
                    ".cache", ".data"}, top  # fmt: skip
     assert imports.count("ModuleNotFoundError") == 2, imports
