@@ -35,8 +35,6 @@ import pytest
 from testkit.net import free_ports
 from tests.pgserver import PostgresUnavailable, postgres_server
 
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parents[2]
 APP_UID = 10001
 GRACEFUL_TIMEOUT = 20  # gunicorn_conf.py of both services
@@ -53,6 +51,14 @@ def podman_problem() -> str | None:
     if not shutil.which("runc"):
         return "runc is not installed (crun cannot run these containers on this machine)"
     return None
+
+
+# Decided at collection, before any session fixture (MedQuAD, PostgreSQL) is set up.
+PROBLEM = podman_problem()
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(PROBLEM is not None, reason=f"image tests skipped: {PROBLEM}"),
+]
 
 
 def podman_cmd() -> list[str]:
