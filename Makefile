@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format train evaluate bench deploy destroy clean docs screenshots
+.PHONY: install run test lint format train evaluate bench deploy destroy clean docs screenshots images
 
 install: $(STAMP)
 
@@ -40,6 +40,11 @@ evaluate: install
 bench: install
 	$(PY) benchmarks/bench_model.py
 	$(PY) benchmarks/bench_service.py
+
+# Build the three images with podman from a Debian-made Python base (see scripts/build_images.sh;
+# MEDTRIAGE_BUILD_CA_BUNDLE=PEM where pip needs a proxy's CA). `make test` also runs them.
+images:
+	@bash scripts/build_images.sh
 
 deploy: install
 	@bash scripts/deploy.sh
