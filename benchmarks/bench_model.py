@@ -124,6 +124,62 @@ def compare_encoders(pipe, repeat: int, threads: int) -> list[tuple[str, float]]
     return ratios
 
 
+def before_path(pipe, question: str) -> None:
+    """What a question cost before focus-first ranking: encode, red flags, fused retrieval."""
+    from medtriage.redflags import red_flags
+
+    probs, emb = pipe.predict_one(question)
+    red_flags(question)
+    cats = {pipe.labels[i]: float(p) for i, p in enumerate(probs)}
+    reranker, pipe.retriever.reranker = pipe.retriever.reranker, None
+    try:
+        pipe.retriever.search(question, emb, cats, 3)
+    finally:
+        pipe.retriever.reranker = reranker
+
+
+def urgency_cost(pipe, repeat: int) -> None:
+    """The urgency check per question: the model with vs without its urgency outputs (same
+    weights), and the rules + combine step on the model's outputs."""
+    import keras
+    import tensorflow as tf
+
+    if pipe.urgency is None:
+        print("urgency: this version has no urgency heads (rules only)")
+        return
+    m = pipe.model
+    outs = (
+        m.output
+        if isinstance(m.output, dict)
+        else dict(zip(m.output_names, m.outputs, strict=True))
+    )
+    plain = keras.Model(m.input, {"probs": outs["probs"], "embedding": outs["embedding"]})
+    call_plain = tf.function(
+        lambda t: plain(t, training=False), input_signature=[tf.TensorSpec([None], tf.string)]
+    )
+    # Interleaved, so load from other processes hits both alike; the paired median is the cost.
+    paired = {"with": [], "without": []}
+    for _ in range(repeat):
+        for q in QUESTIONS:
+            for name, fn in (("with", pipe.predict_all), ("without", call_plain)):
+                t = time.perf_counter()
+                fn(tf.constant([q]) if name == "without" else [q])
+                paired[name].append(time.perf_counter() - t)
+    with_u = summary("model with urgency outputs, 1 q", paired["with"])
+    without = summary("model without urgency outputs, 1 q", paired["without"])
+    diff = statistics.median(a - b for a, b in zip(paired["with"], paired["without"], strict=True))
+    heads = m.get_layer("urgency")
+    call_heads = tf.function(lambda e: heads(e, training=False))
+    emb = tf.constant(pipe.predict_all(QUESTIONS[:1])["embedding"])
+    alone = summary("urgency heads alone on an embedding", timings(lambda q: call_heads(emb), QUESTIONS, repeat))  # fmt: skip
+    outs1 = {q: pipe.predict_all([q]) for q in QUESTIONS}
+    combine = summary("rules + combine (urgency_of), 1 q",
+                      timings(lambda q: pipe.urgency_of(q, outs1[q]), QUESTIONS, repeat))  # fmt: skip
+    print(f"urgency cost per question: paired median {diff * 1000:+.3f} ms (p50 with "
+          f"{with_u['p50_ms']:.2f} vs without {without['p50_ms']:.2f}); heads alone "
+          f"{alone['p50_ms']:.3f} ms; rules+combine {combine['p50_ms']:.3f} ms; budget +1 ms")  # fmt: skip
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--store", default=os.environ.get("ARTIFACT_STORE"))
@@ -162,10 +218,17 @@ def main() -> int:
     cats = [{pipe.labels[i]: float(p[i]) for i in range(len(p))} for p in probs]
     lookup = {q: (e, c) for q, e, c in zip(QUESTIONS, embs, cats, strict=True)}
     results.append(summary("QA retrieval (BM25 + dense + RRF), 1 q",
-                           timings(lambda q: pipe.retriever.search(q, *lookup[q], 3), QUESTIONS, args.repeat)))  # fmt: skip
+                           timings(lambda q: pipe.retriever.search(q, *lookup[q], 3, [m.foci for m in pipe.recognize(q)]), QUESTIONS, args.repeat)))  # fmt: skip
     results.append(
         summary("whole pipeline.triage, 1 q", timings(pipe.triage, QUESTIONS, args.repeat))
     )
+    before = summary("before: encode + fused retrieval, 1 q", timings(lambda q: before_path(pipe, q), QUESTIONS, args.repeat))  # fmt: skip
+    focus = summary("focus recognition, 1 q", timings(pipe.recognize, QUESTIONS, args.repeat))
+    ratio = results[-1]["p50_ms"] / before["p50_ms"]
+    print(f"whole pipeline / before (p50): {ratio:.2f}  (goal <= 1.50: "
+          f"{'met' if ratio <= 1.5 else 'NOT met'}); focus recognition p50 {focus['p50_ms']} ms")  # fmt: skip
+
+    urgency_cost(pipe, args.repeat)
 
     df, _ = data.load_medquad()
     seed = pipe.config["seed"]

@@ -22,30 +22,25 @@ def env_str(name: str, default: str) -> str:
     return _raw(name) or default
 
 
-def env_int(name: str, default: int, minimum: int | None = None) -> int:
+def _number(name: str, default, minimum, kind: type, what: str):
     raw = _raw(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    return _number(name, default, minimum, int, "an integer")
 
 
 def env_float(name: str, default: float, minimum: float | None = None) -> float:
-    raw = _raw(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
+    return _number(name, default, minimum, float, "a number")
 
 
 def env_bool(name: str, default: bool) -> bool:

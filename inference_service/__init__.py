@@ -23,7 +23,7 @@ from common.web import init_proxy, init_web
 from . import schemas  # noqa: F401 - registers the schemas views name in their docstrings
 from .config import Config, secret_key
 from .history import HistoryStore
-from .model import ModelManager, StoreSource
+from .model import ModelManager, StoreSource, help_numbers
 from .readiness import WorkerBoard
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,12 @@ class ServiceMetrics:
             "medtriage_model_reloads_total",
             "Model versions swapped in (loaded) or refused.",
             ["outcome"],
+            registry=registry,
+        )
+        self.ratings = Counter(
+            "medtriage_answer_ratings_total",
+            "Ratings of answers (recorded or changed) by model version and helpfulness.",
+            ["model_version", "helpful"],
             registry=registry,
         )
         self.history_failures = Counter(
@@ -120,7 +126,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["ARTIFACT_STORE"],
         app.config["MODEL_CACHE_DIR"],
         (app.config["TF_INTRA_OP_THREADS"], app.config["TF_INTER_OP_THREADS"]),
-        (app.config["INFERENCE_BATCH_MAX"], app.config["INFERENCE_BATCH_WAIT_MS"]),
+        help_numbers(app.config),
+        batching=(app.config["INFERENCE_BATCH_MAX"], app.config["INFERENCE_BATCH_WAIT_MS"]),
     )
     manager = ModelManager(
         source,
@@ -149,12 +156,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["history"] = history
     history.ensure_tables()  # if the DB is down now, retried on first use
 
-    from . import api, health, pages
+    from . import api, feedback, health, pages
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(feedback.api_bp)
+    app.register_blueprint(feedback.pages_bp)
     csrf.exempt(api.bp)  # bearer tokens only, never cookies: not exposed to CSRF
+    csrf.exempt(feedback.api_bp)
     csrf.exempt(health.bp)
 
     init_openapi(app, "MedTriage inference API", API_VERSION)

@@ -52,6 +52,11 @@ class Config:
         )
         self.HISTORY_RETENTION_DAYS = env_float("HISTORY_RETENTION_DAYS", 30.0)
         self.HISTORY_PURGE_SECONDS = env_float("HISTORY_PURGE_SECONDS", 3600.0)
+        # Ratings of answers (POST/DELETE .../feedback) each person may send per window.
+        self.FEEDBACK_RATE_LIMIT = env_int("FEEDBACK_RATE_LIMIT", 60, minimum=0)
+        self.FEEDBACK_RATE_WINDOW_SECONDS = env_float(
+            "FEEDBACK_RATE_WINDOW_SECONDS", 600.0, minimum=1.0
+        )
         self.USERS_SERVICE_URL = os.environ.get("USERS_SERVICE_URL", "http://127.0.0.1:8001")
         self.USERS_PUBLIC_URL = os.environ.get("USERS_PUBLIC_URL", "http://127.0.0.1:8001")
         self.INFERENCE_PUBLIC_URL = os.environ.get("INFERENCE_PUBLIC_URL", "")
@@ -74,6 +79,10 @@ class Config:
         # TensorFlow threads per worker (0 = TensorFlow's default); see gunicorn_conf.py.
         self.TF_INTRA_OP_THREADS = env_int("TF_INTRA_OP_THREADS", 1)
         self.TF_INTER_OP_THREADS = env_int("TF_INTER_OP_THREADS", 1)
+        # Named in urgent reasons; no country is assumed (defaults are generic wording).
+        self.EMERGENCY_NUMBER = os.environ.get("EMERGENCY_NUMBER", "your local emergency number")
+        self.POISON_HELP = os.environ.get("POISON_HELP", "your local poison control centre")
+        self.CRISIS_LINE = os.environ.get("CRISIS_LINE", "a local crisis line")
         # Dynamic micro-batching of the model call (medtriage/batching.py): concurrent
         # questions in one worker share one call of up to INFERENCE_BATCH_MAX questions (1 =
         # off), the first waiting at most INFERENCE_BATCH_WAIT_MS for company.

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import IntegerField, StringField, SubmitField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
-from .schemas import QUESTION_MAX, QUESTION_MIN, TOP_K_DEFAULT, TOP_K_MAX, TOP_K_MIN
+from .schemas import (
+    FEEDBACK_REASONS,
+    QUESTION_MAX,
+    QUESTION_MIN,
+    TOP_K_DEFAULT,
+    TOP_K_MAX,
+    TOP_K_MIN,
+)
 
 
 class AskForm(FlaskForm):
@@ -35,3 +42,24 @@ class AskForm(FlaskForm):
 
 class DeleteHistoryForm(FlaskForm):
     submit = SubmitField("Delete all my history")
+
+
+class FeedbackForm(FlaskForm):
+    """Rendered by templates/_feedback.html (one per answer, with ids made unique there)."""
+
+    helpful = StringField(
+        "Did this answer help?",
+        validators=[
+            InputRequired(message="Choose helpful or not helpful."),
+            AnyOf(["yes", "no"], message="Choose helpful or not helpful."),
+        ],
+    )
+    reason = StringField(
+        "Reason (optional)",
+        validators=[Optional(), AnyOf(list(FEEDBACK_REASONS), message="Choose a listed reason.")],
+    )
+    submit = SubmitField("Send rating")
+
+
+class WithdrawFeedbackForm(FlaskForm):
+    submit = SubmitField("Withdraw rating")

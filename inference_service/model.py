@@ -51,6 +51,18 @@ def configure_tensorflow(intra: int, inter: int) -> None:
             tf.config.threading.set_inter_op_parallelism_threads(inter)
 
 
+def help_numbers(config):
+    """The emergency / poison / crisis numbers urgent reasons name, from the app config."""
+    from medtriage.urgency import HelpNumbers
+
+    d = HelpNumbers()
+    return HelpNumbers(
+        config.get("EMERGENCY_NUMBER") or d.emergency,
+        config.get("POISON_HELP") or d.poison,
+        config.get("CRISIS_LINE") or d.crisis,
+    )
+
+
 class StoreSource:
     """Published versions in an artifact store (`medtriage.store`), cached on local disk."""
 
@@ -59,8 +71,10 @@ class StoreSource:
         store_uri: str,
         cache_dir: str | Path,
         tf_threads: tuple[int, int] = (0, 0),
+        numbers=None,
         batching: tuple[int, float] = (1, 0.0),
     ):
+        self.numbers = numbers
         self.store_uri = store_uri
         self.cache_dir = Path(cache_dir)
         self.tf_threads = tf_threads
@@ -99,7 +113,9 @@ class StoreSource:
         from medtriage.pipeline import TriagePipeline
 
         batch_max, batch_wait_ms = self.batching
-        return TriagePipeline.load(path, batch_max=batch_max, batch_wait_ms=batch_wait_ms)
+        return TriagePipeline.load(
+            path, numbers=self.numbers, batch_max=batch_max, batch_wait_ms=batch_wait_ms
+        )
 
 
 class ModelManager:

@@ -53,6 +53,13 @@ class TriageLabel(Response):
     confidence = fields.Float(required=True)
 
 
+class UrgentReason(Response):
+    code = fields.String(
+        required=True, metadata={"description": "emergency category, e.g. stroke, self_harm"}
+    )
+    message = fields.String(required=True, metadata={"description": "what it is and what to do"})
+
+
 def _answer_schema() -> type[Schema]:
     """TriageAnswer, generated from `medtriage.answer.Answer` (one definition of the fields)."""
     kinds = {"str": fields.String, "float": fields.Float, "int": fields.Integer}
@@ -97,7 +104,10 @@ class TriageResponse(Response):
     alternatives = fields.List(fields.Nested(TriageLabel), required=True)
     urgent = fields.Boolean(required=True)
     urgent_message = fields.String(allow_none=True)
-    urgent_reasons = fields.List(fields.String(), metadata={"description": "red flags found"})
+    urgent_reasons = fields.List(
+        fields.Nested(UrgentReason),
+        metadata={"description": "why it looks urgent and what to do; empty when not urgent"},
+    )
     abstained = fields.Boolean(required=True)
     abstain_reason = fields.String(allow_none=True)
     answers = fields.List(fields.Nested(TriageAnswer), required=True)
@@ -110,6 +120,12 @@ class TriageResponse(Response):
         metadata={"description": "whether the question was stored in your history"}
     )
     latency_ms = fields.Float(metadata={"description": "time spent in the model"})
+    history_id = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "id of the saved history entry (rate its answers by it); null if not saved"
+        },
+    )
 
 
 class InferenceModelInfo(Response):
@@ -129,6 +145,11 @@ class InferenceHistoryItem(Response):
     model_version = fields.String(required=True)
     latency_ms = fields.Float(required=True)
     created_at = fields.String(required=True, metadata={"format": "date-time"})
+    feedback = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(lambda: AnswerRating()),
+        metadata={"description": "the caller's ratings of this entry's answers, by answer id"},
+    )
 
 
 class InferenceHistoryList(Response):
@@ -145,3 +166,51 @@ class InferenceStatus(Response):
     status = fields.String(required=True)
     model_version = fields.String(allow_none=True)
     detail = fields.String(allow_none=True)
+
+
+# Why an answer did not help; "other" takes no free text (it could hold health data).
+FEEDBACK_REASONS = {
+    "wrong_topic": "Wrong topic",
+    "not_what_i_asked": "Not what I asked",
+    "too_technical": "Too technical",
+    "out_of_date": "Out of date",
+    "other": "Other",
+}
+FEEDBACK_REASON_CODES = tuple(FEEDBACK_REASONS)
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false only: not "yes", 1 or "true"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+class FeedbackRequest(Schema):
+    class Meta:
+        unknown = RAISE
+
+    helpful = StrictBoolean(required=True, metadata={"description": "did this answer help"})
+    reason = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.OneOf(FEEDBACK_REASON_CODES),
+        metadata={"description": "optional: why it did not help (or any rating's reason)"},
+    )
+
+
+class AnswerRating(Response):
+    history_id = fields.Integer(required=True)
+    answer_id = fields.String(required=True)
+    helpful = fields.Boolean(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    model_version = fields.String(required=True)
+    updated_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class AnswerRatingWithdrawn(Response):
+    withdrawn = fields.Boolean(
+        required=True, metadata={"description": "false when there was no rating to withdraw"}
+    )

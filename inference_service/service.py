@@ -51,15 +51,17 @@ def run_triage(question: str, top_k: int, user: User | None) -> dict:
         str(bool(result.get("abstained"))).lower(),
     ).inc()
     metrics.model_latency.observe(latency_ms / 1000)
-    saved = False
+    history_id = None
     if user is not None:
         try:
-            current_app.extensions["history"].add(user.id, question, result, latency_ms)
-            saved = True
+            history_id = current_app.extensions["history"].add(
+                user.id, question, result, latency_ms
+            )
         except APIError:
             # The answer matters more than the history: answer, and say it was not saved.
             metrics.history_failures.inc()
-    result["history_saved"] = saved
+    result["history_saved"] = history_id is not None
+    result["history_id"] = history_id  # what answers are rated by (feedback), None if unsaved
     return result
 
 

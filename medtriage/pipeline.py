@@ -15,10 +15,10 @@ from medtriage.batching import Batcher
 from medtriage.categories import UNANSWERABLE
 from medtriage.focus import INDEX_FILE as FOCUS_FILE
 from medtriage.focus import FocusIndex
-from medtriage.redflags import EMERGENCY_MESSAGE, red_flags
 from medtriage.retrieval import Retriever, SearchResult
 from medtriage.store import MANIFEST
 from medtriage.summary import canonical_question
+from medtriage.urgency import HelpNumbers, UrgencyModel, assess
 
 MODEL_FILE = "triage.keras"
 RERANKER_FILE = "reranker.keras"
@@ -48,15 +48,17 @@ class Pipeline(Protocol):
 class TriagePipeline:
     """Load once per process; `triage` is thread-safe.
 
-    `batch_max` > 1 turns on dynamic micro-batching: concurrent `predict_one` calls (and so
-    `triage` calls) share one model call of up to `batch_max` questions, waiting at most
-    `batch_wait_ms` for company (`medtriage.batching`). 1 calls the model directly.
+    `batch_max` > 1 turns on dynamic micro-batching: concurrent single-question model calls
+    (`predict_all([q])`, `predict_one`, and so `triage`) share one model call of up to
+    `batch_max` questions, waiting at most `batch_wait_ms` for company
+    (`medtriage.batching`). 1 calls the model directly.
     """
 
     def __init__(
         self,
         model_dir: Path,
         version: str | None = None,
+        numbers: HelpNumbers | None = None,
         batch_max: int = 1,
         batch_wait_ms: float = 2.0,
     ):
@@ -88,6 +90,9 @@ class TriagePipeline:
         self.retriever = Retriever.load(
             model_dir, reranker, rerank_weight=self.config.get("rerank_weight", 1.0)
         )
+        # Older versions have no urgency heads: rules alone then.
+        self.urgency = UrgencyModel.from_config(self.config)
+        self.numbers = numbers or HelpNumbers()
         self._lock = threading.Lock()
         self.predict(["warm up the model"])
         self.batcher: Batcher | None = None
@@ -98,28 +103,47 @@ class TriagePipeline:
 
     @classmethod
     def load(
-        cls, model_dir: Path, version: str | None = None, batch_max: int = 1,
-        batch_wait_ms: float = 2.0,
+        cls, model_dir: Path, version: str | None = None, numbers: HelpNumbers | None = None,
+        batch_max: int = 1, batch_wait_ms: float = 2.0,
     ) -> TriagePipeline:  # fmt: skip
-        return cls(model_dir, version, batch_max, batch_wait_ms)
+        return cls(model_dir, version, numbers, batch_max, batch_wait_ms)
 
     def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and embeddings for a batch of raw strings."""
         out = self._call(tf.constant(list(texts), dtype=tf.string))
         return out["probs"].numpy(), out["embedding"].numpy()
 
-    def _predict_rows(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """One (probabilities, embedding) pair per text, each its own copy."""
-        probs, emb = self.predict(texts)
-        return [(probs[i].copy(), emb[i].copy()) for i in range(len(texts))]
+    def _predict_rows(self, texts: list[str]) -> list[dict[str, np.ndarray]]:
+        """Every output of the model for each text, one dict per text (own copies)."""
+        out = self._predict_all_direct(texts)
+        return [{k: v[i].copy() for k, v in out.items()} for i in range(len(texts))]
 
     def predict_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and embedding of one question (batched with concurrent callers
         when batching is on)."""
-        if self.batcher is not None:
-            return self.batcher(text)
-        probs, emb = self.predict([text])
-        return probs[0], emb[0]
+        out = self.predict_all([text])
+        return out["probs"][0], out["embedding"][0]
+
+    def predict_all(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Every output of the model for a batch: probs, embedding and, if trained, urgency.
+
+        With batching on, one text goes through the batcher (shares a model call with
+        concurrent ones); the result has the same shapes (a batch of one) either way."""
+        if self.batcher is not None and len(texts) == 1:
+            row = self.batcher(texts[0])
+            return {k: v[None, ...] for k, v in row.items()}
+        return self._predict_all_direct(texts)
+
+    def _predict_all_direct(self, texts: list[str]) -> dict[str, np.ndarray]:
+        out = self._call(tf.constant(list(texts), dtype=tf.string))
+        return {k: np.asarray(v) for k, v in out.items()}
+
+    def urgency_of(self, text: str, out: dict[str, np.ndarray] | None = None) -> dict:
+        """Rules + model: urgent, urgent_reasons, urgent_message for one message."""
+        out = self.predict_all([text]) if out is None else out
+        prob = out["urgency"][0, 0] if "urgency" in out else None
+        cats = out["urgency_category"][0] if "urgency_category" in out else None
+        return assess(text, prob, cats, self.urgency, self.numbers)
 
     def recognize(self, question: str) -> list:
         """The conditions the question names (`medtriage.focus.FocusMatch`), best first."""
@@ -127,12 +151,13 @@ class TriagePipeline:
 
     def triage(self, question: str, top_k: int = 3) -> dict:
         """Focus, category, alternatives, urgency, abstention and answers for one question."""
-        probs, emb = self.predict_one(question)
+        out = self.predict_all([question])
+        probs, emb = out["probs"][0], out["embedding"][0]
+        urgency = self.urgency_of(question, out)
         matches = self.recognize(question)
         order = np.argsort(-probs)
         ranked = [{"label": self.labels[i], "confidence": round(float(probs[i]), 4)} for i in order]
         best = ranked[0]
-        flags = red_flags(question)
         found = SearchResult()
         reason = None
         if best["label"] == UNANSWERABLE:
@@ -154,9 +179,9 @@ class TriagePipeline:
             "categories": [r["label"] for r in ranked if r["confidence"] >= ASKS_THRESHOLD]
             or [best["label"]],
             "alternatives": ranked[1:3],
-            "urgent": bool(flags),
-            "urgent_reasons": flags,
-            "urgent_message": EMERGENCY_MESSAGE if flags else None,
+            "urgent": urgency["urgent"],
+            "urgent_reasons": urgency["urgent_reasons"],
+            "urgent_message": urgency["urgent_message"],
             "abstained": reason is not None,
             "abstain_reason": reason,
             "answers": found.answers,

@@ -1,7 +1,12 @@
-"""Red-flag (emergency) detection by rules: a missed emergency is worse than a false alarm.
+"""Red-flag (emergency) rules: the auditable floor under the learned urgency model.
 
-Rules rather than the classifier: they are auditable, need no training data, and err on the
-side of flagging. Each rule is a regular expression over the lower-cased question.
+Each rule is a regular expression over the normalised, lower-cased message and is named by
+the emergency category it signals (the codes of `medtriage.urgency`). `SIGNS` describe an
+emergency happening now and always flag. `TERMS` name a condition as happening ("is having a
+stroke", "I'm suicidal") and flag only when the message is not plainly about the past, a
+definition, statistics or study ("is it true you should cough if having a heart attack?").
+Bare condition words ("stroke", "anaphylaxis", "suicide") never flag by rule: people ask about
+them all the time; the learned model judges those messages. A hit just after "no"/"not"/"without" does not count ("no chest pain").
 """
 
 from __future__ import annotations
@@ -9,47 +14,92 @@ from __future__ import annotations
 import re
 
 EMERGENCY_MESSAGE = (
-    "This may be an emergency. Call your local emergency number (911 in the US) or go to the "
-    "nearest emergency department now. If you are thinking about suicide, call or text 988 "
-    "(US Suicide & Crisis Lifeline). Do not wait for an online answer."
+    "This may be an emergency. Call your local emergency number or go to the nearest emergency "
+    "department now. Do not wait for an online answer."
 )
 
-_ME = r"(i|i'm|im|i am|my \w+|he|she|he's|she's|they|we|someone|somebody|person|baby|child|son|daughter|husband|wife|mom|mum|dad|mother|father)"  # noqa: E501
+_BREATH = r"(can'?t|cannot|can not|couldn'?t|unable to|struggling to) (to )?(breath|catch (my|his|her) breath)"
 
-RULES: dict[str, str] = {
-    "suicide": r"suicid|kill (my|him|her|them)sel|end (my|his|her) (own )?life|want(s)? to die"
-    r"|(self[- ]harm|hurt(ing)? (my|him|her)self)|don'?t want to (live|be alive)",
-    "overdose": r"overdos|took (too many|a lot of|a whole bottle|all (my|the|of))|swallowed (a|the|some|too)"
-    r"|poison(ed|ing)|drank (bleach|antifreeze)",
-    "anaphylaxis": r"anaphyla|throat (is )?(closing|swelling|swollen|tight)|tongue (is )?swell"
-    r"|lips? (are |is )?swell|lips? (are |is )?swollen|swollen (lips|tongue|throat)|epi ?pen",
-    "breathing": r"(can'?t|cannot|can not|couldn'?t|unable to|struggling to|hard to|trouble|difficulty)"
-    r" (to )?(breath|breathing)|not breathing|stopped breathing|gasping|choking|turning blue"
-    r"|short(ness)? of breath|breathless",
-    "chest_pain": r"chest (pain|pressure|tightness|hurts|is tight)|pain in (my|his|her|the) chest"
-    r"|crushing pain|(having|had) a heart attack|heart attack (now|right now)"
-    r"|pain (spreading|radiating) (to|down) (my|his|her|the) (left )?arm",
-    "stroke": r"(having|had) a stroke|face (is )?droop|drooping face|slurred speech|slurring"
-    r"|sudden(ly)? (became |become |is |got |went )?(numb|weak|confus|trouble|loss of vision|blind"
-    r"|can'?t (speak|see|walk))"
-    r"|one side of (my|his|her) (body|face)|worst headache|thunderclap headache",
-    "unconscious": r"unconscious|unresponsive|passed out|won'?t wake|not waking|fainted and"
-    r"|collapsed|seizure (now|right now|won'?t stop)|(having|had) a seizure|seizing|convuls",
-    "bleeding": r"bleeding (heavily|a lot|badly|won'?t stop|that won'?t stop|will not stop)"
-    r"|(won'?t|will not|can'?t|doesn'?t) stop bleeding|severe bleeding|lots? of blood"
-    r"|(coughing|vomiting|throwing) (up )?blood|blood in (my|his|her) vomit|spurting",
-    "other": r"stiff neck (and|with) (a )?(high )?fever|severe burn|electrocuted|drown"
-    r"|(head injury|hit (my|his|her|their) head).*(vomit|confus|sleepy)|snake ?bite|bitten by a snake"
-    r"|weak pulse|no pulse|pregnan.*(heavy bleeding|severe pain)"
-    r"|meningitis rash|sepsis|septic shock|ketoacidosis",
+SIGNS: dict[str, str] = {
+    "self_harm": r"kill (my|him|her|them)sel|end (my|his|her) (own )?life|i (want|wanna) to die"
+    r"|(she|he) (says|said) (she|he) wants to die|don'?t want to (live|be alive)"
+    r"|is cutting (him|her)self"
+    r"|(going|about) to (jump|hang)",
+    "poisoning_overdose": r"took (a whole bottle|all (my|the|of))|swallowed (some of|the) \w+'?s? (pills|tablets)"
+    r"|drank (some )?(bleach|antifreeze)|swallowed (a |some )?(bleach|battery|button battery|pills)",
+    "anaphylaxis": r"throat (is |feels )?(closing|swelling|swollen)|tongue (is )?swell"
+    r"|lips? (are |is )?(swelling|swollen) and|swollen (lips|tongue|throat) and",
+    "breathing": _BREATH + r"|not breathing|stopped breathing|barely breathing|gasping|turning blue"
+    r"|lips (are |look |going )?(blue|grey)|struggling to breathe",
+    "heart_attack": r"crushing (chest )?pain|chest (pain|pressure|tightness|hurts)[^.?!]{0,60}"
+    r"(arm|jaw|sweat|breath|faint|passing out)|short of breath[^.?!]{0,30}chest (pain|hurts)",
+    "stroke": r"face (is )?droop(ing)? on one side|drooping on one side|slurred speech|slurring"
+    r"|suddenly (became |is |went )?confused and|sudden numbness"
+    r"|worst headache (of|in) (my|his|her) life|thunderclap headache",
+    "unconscious": r"unresponsive|won'?t wake( up)?|not waking up|collapsed and|weak pulse|no pulse",
+    "seizure": r"(having|had) a seizure (right )?now|seizure (right now|won'?t stop)"
+    r"|seizure for the first time|first (ever )?seizure",
+    "bleeding": r"bleeding (heavily|badly|won'?t stop|that won'?t stop|will not stop)"
+    r"|(won'?t|will not|can'?t) stop (the )?bleeding|spurting|(coughing|vomiting|throwing) up blood"
+    r"|is (coughing|vomiting) blood|i'?m coughing up blood",
+    "pregnancy": r"pregnan[^.?!]{0,40}(heavy bleeding|severe pain)",
+    "vision_loss": r"sudden(ly)? (loss of vision|lost (the )?(vision|sight)|went blind|blind in)",
+    "meningitis_sepsis": r"stiff neck (and|with) (a )?(high )?fever"
+    r"|(rash|spots|marks|blotches) (that )?(don'?t|doesn'?t|do not|does not|won'?t) (fade|go away when)",
+    "infant_fever": r"\b([1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|ten|twelve)[- ](day|week)s?[- ]old"
+    r"[^?!]{0,80}(temp(erature)? (of |is )?3[89]|(has|got) (a )?(high )?fever|3[89](\.\d)? ?(c|°))",
+    "testicular": r"sudden[^.?!]{0,40}pain in (my|his|one|the) (left |right )?(testicle|testis|ball)"
+    r"|(testicle|testis|ball)[^.?!]{0,30}(swollen|swelling)[^.?!]{0,30}(vomit|sick)",
+    "chemical_eye": r"(bleach|drain cleaner|oven cleaner|cement|lime|acid|alkali|ammonia|caustic)"
+    r"[^.?!]{0,40}\b(in|into) (my|his|her|their|the) eyes?\b",
+    "head_injury": r"(hit|banged) (my|his|her|their) head[^.?!]{0,60}(vomit|confus|sleepy|drowsy)"
+    r"|passed out and hit",
+    "bite": r"bitten by a snake|snake ?bite|bitten by a snake",
+    "choking": r"choking (on|and)[^.?!]{0,40}(can'?t|cannot) (talk|breathe|speak|cough)",
+    "burn": r"electrocuted|severe burn",
+    "diabetic": r"ketoacidosis|blood sugar (very|really) high[^.?!]{0,40}vomit",
 }
-_COMPILED = {name: re.compile(pattern) for name, pattern in RULES.items()}
+
+TERMS: dict[str, str] = {
+    "self_harm": r"(i'?m|i am|feel(ing)?) suicidal|(thinking|thought) about suicide every",
+    "poisoning_overdose": r"(i|he|she|they|friend|son|daughter) (just )?overdosed",
+    "stroke": r"(is|am|i'?m|be) having a stroke",
+    "heart_attack": r"(is|am|i'?m|be) having a heart attack",
+    "unconscious": r"(is|was found|are) unconscious",
+}
+
+# Plainly about the past, a definition, statistics, study or how-to: terms alone do not flag.
+NOT_NOW = re.compile(
+    r"\b(years?|months?|weeks?) ago|last (year|month|spring|summer|autumn|winter)|in (the )?past"
+    r"|used to|recover|rehab|anniversary|what is|what are|what causes|difference between"
+    r"|how (many|common|do|does|can|should|long)|statistic|rates?\b|essay|research|project"
+    r"|textbook|exam|class|course|training|awareness|documentary|news|article|curious"
+    r"|prevent|risk of|risk factors|warning signs|symptoms\?|can you overdose|is it true"
+)
+_NEGATED = re.compile(r"\b(no|not|without|never|denies)\s+(\w+\s+)?$")
+
+_SIGNS = {name: re.compile(p) for name, p in SIGNS.items()}
+_TERMS = {name: re.compile(p) for name, p in TERMS.items()}
+
+
+def normalise(text: str) -> str:
+    text = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return " ".join(text.lower().replace("’", "'").split())
+
+
+def _hit(rule: re.Pattern, text: str) -> bool:
+    return any(
+        not _NEGATED.search(text[max(0, m.start() - 25) : m.start()]) for m in rule.finditer(text)
+    )
 
 
 def red_flags(text: str) -> list[str]:
-    """Names of the emergency rules the text triggers (empty when none)."""
-    lowered = " ".join(text.lower().replace("’", "'").split())
-    return [name for name, rule in _COMPILED.items() if rule.search(lowered)]
+    """Emergency categories the text triggers by rule (empty when none), in rule order."""
+    lowered = normalise(text)
+    found = [name for name, rule in _SIGNS.items() if _hit(rule, lowered)]
+    if not NOT_NOW.search(lowered):
+        found += [n for n, rule in _TERMS.items() if n not in found and _hit(rule, lowered)]
+    return found
 
 
 def is_urgent(text: str) -> bool:

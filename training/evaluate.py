@@ -22,6 +22,7 @@ from medtriage.redflags import is_urgent
 from training import data, unanswerable
 from training.answer_eval import consumer_heldout, quality
 from training.examples import sample, training_texts
+from training.urgency import urgency_report
 
 REDFLAG_CASES = REPO_ROOT / "medtriage" / "data" / "redflag_cases.csv"
 
@@ -136,6 +137,8 @@ def evaluate_pipeline(pipe, df, split: data.Split, drugs: dict, seed: int, versi
         )
     report["answers"] = answer_quality(pipe, answerable)
     report["red_flags"] = redflag_scores()
+    report["urgency"] = urgency_report(pipe, "test")
+    report["urgency_val"] = urgency_report(pipe, "val")
     report["split"] = {"train": len(split.train), "val": len(split.val), "test": len(split.test)}
     return report
 

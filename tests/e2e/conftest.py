@@ -87,7 +87,8 @@ def services(chromium, trained_store, tmp_path_factory) -> Iterator[Services]:
         "INFERENCE_HOST": "127.0.0.1",
         "MEDTRIAGE_DATA_DIR": str(root / "inference"),
         "INFERENCE_DATABASE_URL": f"sqlite:///{root / 'inference.db'}",
-        "ARTIFACT_STORE": trained_store,
+        # Screenshots for the documentation use the fully trained model when one is given.
+        "ARTIFACT_STORE": os.environ.get("MEDTRIAGE_E2E_STORE") or trained_store,
         "MODEL_VERSION": "latest",
         "MODEL_CACHE_DIR": str(root / "model-cache"),
         "MODEL_POLL_SECONDS": "0",

@@ -25,6 +25,11 @@ class FakePipeline:
         if "explode" in question:
             raise RuntimeError(f"boom on {question}")
         urgent = "chest pain" in question.lower()
+        reasons = (
+            [{"code": "heart_attack", "message": "Signs of a heart attack: call 112 now."}]
+            if urgent
+            else []
+        )
         abstained = "xyzzy" in question.lower()
         answers = (
             []
@@ -50,7 +55,8 @@ class FakePipeline:
             "categories": ["treatment"],
             "alternatives": [{"label": "information", "confidence": 0.05}],
             "urgent": urgent,
-            "urgent_message": "Call your local emergency number now." if urgent else None,
+            "urgent_message": "This may be an emergency. Call 112 now." if urgent else None,
+            "urgent_reasons": reasons,
             "abstained": abstained,
             "abstain_reason": "low confidence" if abstained else None,
             "answers": answers,

@@ -35,6 +35,7 @@ def test_triage_answers_per_contract(client, auth):
     assert body["category"] == {"label": "treatment", "confidence": 0.91}
     assert body["alternatives"] == [{"label": "information", "confidence": 0.05}]
     assert body["urgent"] is False and body["abstained"] is False
+    assert body["urgent_reasons"] == []
     assert len(body["answers"]) == 2
     assert set(body["answers"][0]) >= {"id", "question", "answer", "focus", "source_url", "score"}
     assert body["model_version"] == "v1"
@@ -52,6 +53,10 @@ def test_top_k_defaults_to_three(client, auth):
 def test_urgent_and_abstained(client, auth):
     body = ask(client, auth, {"question": "I have crushing chest pain now"}).get_json()
     assert body["urgent"] is True and "emergency" in body["urgent_message"]
+    # CONTRACTS section 4: objects with a code and a message naming the action.
+    assert body["urgent_reasons"] and all(
+        set(r) == {"code", "message"} and r["code"] and r["message"] for r in body["urgent_reasons"]
+    )
     body = ask(client, auth, {"question": "xyzzy plugh"}).get_json()
     assert body["abstained"] is True and body["answers"] == []
 

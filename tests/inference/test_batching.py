@@ -251,10 +251,10 @@ def test_request_failing_inside_a_batch_fails_alone(trained_model_dir, pipeline)
     bad = "this question breaks the model"
 
     class BreaksOnOne(TriagePipeline):
-        def predict(self, texts):
+        def _predict_all_direct(self, texts):
             if bad in texts:
                 raise RuntimeError("model failure")
-            return super().predict(texts)
+            return super()._predict_all_direct(texts)
 
     broken = BreaksOnOne(trained_model_dir, batch_max=32, batch_wait_ms=5)
     gate = threading.Event()

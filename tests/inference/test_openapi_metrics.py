@@ -37,6 +37,9 @@ def test_spec_has_the_contract_paths_and_schemas(spec):
     assert request["properties"]["top_k"]["minimum"] == 1
     assert request["properties"]["top_k"]["maximum"] == 20
     assert request["properties"]["question"]["maxLength"] == 2000
+    reasons = schemas["TriageResponse"]["properties"]["urgent_reasons"]["items"]
+    assert reasons["$ref"].endswith("/UrgentReason")
+    assert set(schemas["UrgentReason"]["required"]) == {"code", "message"}
     assert spec["paths"]["/api/v1/triage"]["post"]["security"] == [{"bearer": []}]
     paths = {r["path"] for r in spec["x-routes"]}
     assert {"/", "/inference", "/history", "/metrics", "/openapi.json"} <= paths
@@ -48,6 +51,12 @@ def _validate_response(spec, path, method, resp):
     schema = entry["content"]["application/json"]["schema"]
     full = {**schema, "components": spec["components"]}
     OAS30Validator(full).validate(resp.get_json())
+
+
+def test_urgent_response_validates_against_the_spec(client, spec, auth):
+    resp = client.post("/api/v1/triage", json={"question": "sudden chest pain"}, headers=auth)
+    assert resp.get_json()["urgent_reasons"]
+    _validate_response(spec, "/api/v1/triage", "post", resp)
 
 
 def test_responses_validate_against_the_spec(client, spec, auth, jwks):

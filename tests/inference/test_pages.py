@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from markupsafe import escape
 
 from common.openapi import route_index
 
@@ -45,7 +46,7 @@ def test_home_lists_both_services_from_their_routes(make_app, users_openapi):
     html = app.test_client().get("/").get_data(as_text=True)
     for rule in app.url_map.iter_rules():
         if rule.endpoint != "static":
-            assert f"<code>{rule.rule}</code>" in html, rule.rule
+            assert f"<code>{escape(rule.rule)}</code>" in html, rule.rule
     assert "A route added later shows up by itself." in html
     assert 'href="/api/v1/model"' in html
     assert "Triage a medical question and answer it" in html
@@ -113,6 +114,10 @@ def test_inference_urgent_banner_and_abstention(client):
         "/inference", data={"csrf_token": token, "question": "sudden chest pain"}
     ).get_data(as_text=True)
     assert 'class="urgent" role="alert"' in html and "emergency" in html
+    # The banner comes first, before the result heading and any answer; reasons are listed.
+    assert html.index('class="urgent"') < html.index('id="result-heading"')
+    assert html.index('class="urgent"') < html.index('class="answers"')
+    assert 'data-code="heart_attack"' in html and "call 112 now" in html
     html = client.post("/inference", data={"csrf_token": token, "question": "xyzzy"}).get_data(
         as_text=True
     )

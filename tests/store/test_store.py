@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
 from pathlib import Path
 
@@ -262,3 +263,25 @@ def test_new_version_id():
     version = new_version_id("1A2B3C" + "0" * 58)
     assert re.fullmatch(r"\d{8}T\d{6}Z-1a2b3c", version)
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", new_version_id("not hex"))
+
+
+def test_published_files_readable_by_any_user(tmp_path):
+    """The service often runs as another user than the trainer (containers: both uid 10001,
+    but a mounted store or an operator's copy need not be): every published file, LATEST and
+    the manifest included, is readable by others, and every directory can be entered."""
+    store = open_store(f"file://{tmp_path / 'store'}")
+    src = make_model_dir(tmp_path / "model")
+    for path in src.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)  # the trainer's own files may be private
+    old = os.umask(0o022)
+    try:
+        publish_version(store, src, "v1", {})
+    finally:
+        os.umask(old)
+    published = list((tmp_path / "store").rglob("*"))
+    names = {p.name for p in published}
+    assert {"LATEST", "manifest.json", "model.keras", "bm25.npz"} <= names
+    for path in published:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        wanted = stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0)
+        assert mode & wanted == wanted, f"{path.relative_to(tmp_path)}: {oct(mode)}"
