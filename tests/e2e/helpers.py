@@ -7,7 +7,7 @@ import re
 from functools import cache
 
 _emails = itertools.count(1)
-NIH_SOURCE = re.compile(r"^https?://([a-z0-9-]+\.)*(nih\.gov|cancer\.gov|medlineplus\.gov)/")
+X
 # axe impacts that fail a test; "moderate" and "minor" are reported, not failed.
 BLOCKING_IMPACTS = {"serious", "critical"}
 
