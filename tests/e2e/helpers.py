@@ -7,7 +7,10 @@ import re
 from functools import cache
 
 _emails = itertools.count(1)
-X
+# MedQuAD's sources: NIH sites (NIHSeniorHealth has its own domain), cancer.gov and CDC.
+NIH_SOURCE = re.compile(
+    r"^https?://([a-z0-9-]+\.)*(nih\.gov|nihseniorhealth\.gov|cancer\.gov|medlineplus\.gov|cdc\.gov)/"
+)
 # axe impacts that fail a test; "moderate" and "minor" are reported, not failed.
 BLOCKING_IMPACTS = {"serious", "critical"}
 
