@@ -209,6 +209,10 @@ class Retriever:
         scores = type_fit + self.rerank_weight * np.asarray(fit, dtype=np.float64)
         return sorted(zip((float(x) * 10 for x in scores), rows, strict=True), reverse=True)
 
+    def similarity(self, row: int, emb: np.ndarray) -> float:
+        """Dense similarity of one row to the question (its question or question + answer)."""
+        return max(float(self.q_emb[row] @ emb), float(self.qa_emb[row] @ emb))
+
     def extract(self, row: int, emb: np.ndarray) -> str:
         """The chunk (one to three sentences) of a passage closest to the question."""
         a, b = self.chunk_offsets[row], self.chunk_offsets[row + 1]
@@ -227,15 +231,19 @@ class Retriever:
         """Answers about the recognised conditions first (in order), then the fused ranking."""
         from medtriage.passages import link_titles
 
-        ordered: list[tuple[float, int]] = []
+        focused: list[tuple[float, int]] = []
         for group in foci or []:
-            ordered.extend(self.focus_rows(emb, category_probs, group))
-        n_focus = len(ordered)
-        fallback, dense = self.fused(text, emb, category_probs)
-        ordered.extend(fallback)
+            focused.extend(self.focus_rows(emb, category_probs, group))
+
+        def ordered():
+            yield from focused
+            # The fused ranking costs a full BM25 and two dense passes: only when the
+            # recognised conditions did not fill the answers.
+            yield from self.fused(text, emb, category_probs)[0]
+
         result, seen, seen_rows = SearchResult(), set(), set()
-        for pos, (score, idx) in enumerate(ordered):
-            if len(result.answers) >= top_k and (result.resources or pos >= n_focus):
+        for pos, (score, idx) in enumerate(ordered()):
+            if len(result.answers) >= top_k and (result.resources or pos >= len(focused)):
                 break
             if idx in seen_rows or self.answers[idx] in seen:
                 continue
@@ -257,7 +265,7 @@ class Retriever:
                 source_url=row["url"],
                 category=row["category"],
                 score=round(float(score), 3),
-                similarity=round(float(dense[idx]), 4),
+                similarity=round(float(self.similarity(idx, emb)), 4),
             )
             result.answers.append(answer.to_dict())
         return result
