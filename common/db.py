@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Engine, make_url
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -35,3 +38,23 @@ def make_engine(url: str) -> Engine:
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+@contextlib.contextmanager
+def migration_lock(url: str | URL, conn, pg_lock_id: int) -> Iterator[None]:
+    """Only one worker migrates at a time (gunicorn starts several at once): a transaction
+    advisory lock on PostgreSQL, a lock file beside a SQLite database."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": pg_lock_id})
+        yield
+        return
+    db_path = make_url(url).database
+    if conn.dialect.name != "sqlite" or not db_path or db_path == ":memory:":
+        yield
+        return
+    with open(f"{db_path}.migrate.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)

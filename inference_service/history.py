@@ -12,25 +12,21 @@ baseline and upgraded.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from common.db import make_engine
+from common.db import make_engine, migration_lock
 from common.errors import APIError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -412,25 +408,6 @@ class HistoryStore:
         return thread
 
 
-@contextlib.contextmanager
-def _migration_lock(engine: sa.Engine, conn) -> Iterator[None]:
-    """Only one worker migrates at a time (gunicorn starts several at once)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-        yield
-        return
-    db_path = make_url(engine.url).database
-    if conn.dialect.name != "sqlite" or not db_path or db_path == ":memory:":
-        yield
-        return
-    with open(f"{db_path}.migrate.lock", "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
 def alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -442,7 +419,7 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
     """Upgrade the schema to `revision`; a history table made by the old create_all (no
     version table) is stamped at the baseline first, so it is upgraded, not created again."""
     cfg = alembic_config()
-    with engine.begin() as conn, _migration_lock(engine, conn):
+    with engine.begin() as conn, migration_lock(engine.url, conn, _PG_MIGRATION_LOCK):
         cfg.attributes["connection"] = conn
         inspector = sa.inspect(conn)
         if not inspector.has_table(VERSION_TABLE) and inspector.has_table(

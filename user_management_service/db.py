@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.db import make_engine
+from common.db import make_engine, migration_lock
 
 log = logging.getLogger(__name__)
 
@@ -59,32 +57,16 @@ def _close_session(_exc: BaseException | None) -> None:
             sess.close()
 
 
-@contextlib.contextmanager
-def _migration_lock(app: Flask, conn) -> Iterator[None]:
-    """Only one worker migrates at a time (gunicorn starts several at once)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-        yield
-        return
-    db_path = make_url(app.config["DATABASE_URL"]).database
-    if conn.dialect.name != "sqlite" or not db_path or db_path == ":memory:":
-        yield
-        return
-    with open(f"{db_path}.migrate.lock", "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
 def migrate(app: Flask) -> None:
     """Upgrade the schema to the newest Alembic revision."""
     state = app.extensions["users_db"]
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("version_table", VERSION_TABLE)
-    with state["engine"].begin() as conn, _migration_lock(app, conn):
+    with (
+        state["engine"].begin() as conn,
+        migration_lock(app.config["DATABASE_URL"], conn, _PG_MIGRATION_LOCK),
+    ):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     state["migrated"] = True
