@@ -25,6 +25,7 @@ VOCAB = 30522
 MAX_POSITIONS = 512
 LN_EPS = 1e-12
 MAX_TOKENS = 128
+LAYER_MEANS = HIDDEN * (LAYERS + 1)  # width of `with_layer_means` features
 
 
 def encode_batch(tok: Tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -158,6 +159,23 @@ def build_encoder() -> keras.Model:
         x = BertLayer(name=f"layer_{i}")(x, mask)
     out = MeanPool(name="pool")(x, mask)
     return keras.Model([ids, mask], out, name="minilm")
+
+
+def with_layer_means(encoder: keras.Model) -> keras.Model:
+    """(ids, mask) -> [embedding, layer means], sharing the encoder's weights.
+
+    Layer means: each transformer layer's masked mean (L2-normalised) and the embedding,
+    concatenated (HIDDEN * (LAYERS + 1) values). The urgency heads read them: the middle layers
+    keep more of the wording ("can't lift his arm now" against "recovering from a stroke") than
+    the last one, which is tuned for topic similarity. The encoder still runs once.
+    """
+    ids, mask = encoder.inputs
+    means = [
+        MeanPool(name=f"layer_{i}_mean")(encoder.get_layer(f"layer_{i}").output, mask)
+        for i in range(LAYERS)
+    ]
+    feats = layers.Concatenate(name="layer_means")([*means, encoder.output])
+    return keras.Model(encoder.inputs, [encoder.output, feats], name="minilm_layers")
 
 
 @keras.saving.register_keras_serializable(package="medtriage")

@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras import layers
 from tokenizers import Tokenizer
 
-from medtriage.layers import HIDDEN, LAYERS, MAX_TOKENS, build_encoder, encode_batch
+from medtriage.layers import LAYERS, MAX_TOKENS, build_encoder, encode_batch
 
 
 def weights_dir() -> Path:
@@ -81,7 +81,8 @@ def embed_texts(
     from tqdm import tqdm
 
     order = np.argsort([len(t) for t in texts], kind="stable")
-    out = np.zeros((len(texts), HIDDEN), dtype=np.float32)
+    # The encoder's output width: HIDDEN for embeddings, LAYER_MEANS for urgency features.
+    out = np.zeros((len(texts), encoder.output.shape[-1]), dtype=np.float32)
     call = tf.function(
         lambda ids, mask: encoder([ids, mask], training=False), reduce_retracing=True
     )

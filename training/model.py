@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from medtriage.layers import HIDDEN, Temperature, WordPieceTokenize
+from medtriage.layers import HIDDEN, Temperature, WordPieceTokenize, with_layer_means
 
 HEAD_UNITS = 256
 DROPOUT = 0.2
@@ -81,14 +81,18 @@ def build_triage_model(
     urgency: keras.Model | None = None,
 ) -> keras.Model:
     """Raw strings -> {"probs": calibrated probabilities, "embedding": sentence embedding},
-    plus "urgency" and "urgency_category" when urgency heads are given (same embedding)."""
+    plus "urgency" and "urgency_category" when urgency heads are given (they read the
+    encoder's layer means, `medtriage.layers.with_layer_means`: one encoder call for all)."""
     text = keras.Input(shape=(), dtype="string", name="text")
     tokenize = WordPieceTokenize(name="tokenize")
     tokenize.set_tokenizer_file(tokenizer_json)
     ids, mask = tokenize(text)
-    emb = encoder([ids, mask])
+    if urgency is None:
+        emb = encoder([ids, mask])
+    else:
+        emb, layer_means = with_layer_means(encoder)([ids, mask])
     probs = Temperature(temperature, name="calibrate")(head(emb))
     outputs = {"probs": probs, "embedding": emb}
     if urgency is not None:
-        outputs.update(urgency(emb))
+        outputs.update(urgency(layer_means))
     return keras.Model(text, outputs, name="medtriage")

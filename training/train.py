@@ -15,6 +15,7 @@ import pandas as pd
 import tensorflow as tf
 
 from medtriage.focus import FocusIndex
+from medtriage.layers import with_layer_means
 from medtriage.passages import chunks
 from medtriage.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
 from medtriage.rerank import Reranker
@@ -184,8 +185,23 @@ def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
     """The urgency heads on the urgency set's train split (+ MedQuAD training questions as
     informational negatives); threshold chosen on its val split."""
     messages = urgency.load_messages()
-    emb = cached_embeddings(p.encoder, p.tok, messages["text"].tolist(), "urgency", p.progress)
-    fit = urgency.fit_urgency(messages, emb, p.kb_q[p.split.train["row"].to_numpy()], p.seed)
+    features = with_layer_means(p.encoder)
+    features = keras.Model(features.inputs, features.outputs[1], name="layer_means")
+    train_q = p.df["question"].to_numpy()[p.split.train["row"].to_numpy()]
+    rng = np.random.default_rng(p.seed)
+    negatives = train_q[
+        rng.choice(len(train_q), min(urgency.NEGATIVES, len(train_q)), replace=False)
+    ]
+
+    def encode(texts: list[str], desc: str) -> np.ndarray:
+        return cached_embeddings(features, p.tok, texts, desc, p.progress)
+
+    fit = urgency.fit_urgency(
+        messages,
+        encode(messages["text"].tolist(), "urgency-layers"),
+        encode(list(negatives), "urgency-negatives"),
+        p.seed,
+    )
     log(f"urgency: threshold {fit.threshold:.4f}, val {fit.val}")
     return fit
 
