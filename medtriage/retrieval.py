@@ -237,9 +237,10 @@ class Retriever:
 
         def ordered():
             yield from focused
-            # The fused ranking costs a full BM25 and two dense passes: only when the
-            # recognised conditions did not fill the answers.
-            yield from self.fused(text, emb, category_probs)[0]
+            # The fused ranking costs a full BM25 and two dense passes (memory-bound, most of
+            # a question's time): only when the recognised conditions did not fill the answers.
+            if len(result.answers) < top_k:
+                yield from self.fused(text, emb, category_probs)[0]
 
         result, seen, seen_rows = SearchResult(), set(), set()
         for pos, (score, idx) in enumerate(ordered()):

@@ -138,3 +138,15 @@ def test_an_unknown_focus_falls_back_to_the_fused_ranking():
     a = r.search("glaucoma", query, None, 2, foci=[("not in the knowledge base",)])
     b = r.search("glaucoma", query, None, 2)
     assert a.answers == b.answers
+
+
+def test_the_fused_ranking_runs_only_when_the_focus_rows_do_not_fill_the_answers():
+    r = focus_kb()
+    calls = []
+    fused = r.fused
+    r.fused = lambda *args: calls.append(args) or fused(*args)
+    query = np.array([0.0, 0.0, 0.6, 0.8, 0.0], dtype=np.float32)
+    full = r.search("glaucoma", query, {"treatment": 1.0}, 2, foci=[("glaucoma",)])
+    assert len(full.answers) == 2 and calls == []
+    more = r.search("glaucoma", query, {"treatment": 1.0}, 4, foci=[("glaucoma",)])
+    assert len(more.answers) == 3 and len(calls) == 1  # two about glaucoma, one fused
