@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -93,7 +92,6 @@ class TriagePipeline:
         # Older versions have no urgency heads: rules alone then.
         self.urgency = UrgencyModel.from_config(self.config)
         self.numbers = numbers or HelpNumbers()
-        self._lock = threading.Lock()
         self.predict(["warm up the model"])
         self.batcher: Batcher | None = None
         if batch_max > 1:
@@ -110,8 +108,8 @@ class TriagePipeline:
 
     def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and embeddings for a batch of raw strings."""
-        out = self._call(tf.constant(list(texts), dtype=tf.string))
-        return out["probs"].numpy(), out["embedding"].numpy()
+        out = self._predict_all_direct(texts)
+        return out["probs"], out["embedding"]
 
     def _predict_rows(self, texts: list[str]) -> list[dict[str, np.ndarray]]:
         """Every output of the model for each text, one dict per text (own copies)."""

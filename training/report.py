@@ -96,8 +96,8 @@ a dense head trained on MedQuAD questions, the first 300 characters of their ans
 hand-written consumer-style phrasings over the training foci, and a softmax temperature fitted
 on a validation split. An `unanswerable` class, trained on templated
 medicine questions, catches drug questions that MedQuAD's public part cannot answer. Emergencies:
-auditable rules OR a logistic urgency head and a 20-way category head on the same embedding,
-trained on `medtriage/data/urgency/messages.csv` (train split) plus MedQuAD training questions.
+auditable rules OR a logistic urgency head and a 20-way category head on the encoder's layer
+means (every layer's mean, from the same encoder call), trained on `medtriage/data/urgency/messages.csv` (train split) plus MedQuAD training questions.
 
 ## Data
 MedQuAD (Ben Abacha & Demner-Fushman, 2019, "A Question-Entailment Approach to Question
