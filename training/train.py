@@ -202,7 +202,8 @@ def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
         encode(list(negatives), "urgency-negatives"),
         p.seed,
     )
-    log(f"urgency: threshold {fit.threshold:.4f}, val {fit.val}")
+    cv = {k: v for k, v in fit.cross_validated.items() if k != "per_category"}
+    log(f"urgency: threshold {fit.threshold:.4f}, cross-validated {cv}")
     return fit
 
 
@@ -234,7 +235,7 @@ def save_model(
         config["urgency"] = {
             "threshold": urg.threshold,
             "categories": urg.categories,
-            "val": urg.val,
+            "cross_validated": urg.cross_validated,
         }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
     return config

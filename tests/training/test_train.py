@@ -35,10 +35,12 @@ def test_metrics_report_model_and_baseline(trained_model_dir):
         assert 0.0 <= report[name]["medquad"]["macro_f1"] <= 1.0
         assert report[name]["consumer"]["n"] == 178
     assert report["red_flags"]["recall"] >= 0.95 and report["red_flags"]["precision"] == 1.0
-    for split in ("urgency", "urgency_val"):
-        u = report[split]
-        assert {"rules", "model", "combined"} <= set(u)
-        assert len(u["combined"]["per_category"]) == 20
+    u = report["urgency"]
+    assert u["split"] == "test" and {"rules", "model", "combined"} <= set(u)
+    assert len(u["combined"]["per_category"]) == 20
+    cv = report["urgency_cv"]  # out-of-fold over train+val, where the threshold was chosen
+    assert cv["n_urgent"] + cv["n_not_urgent"] == 629 and len(cv["per_category"]) == 20
+    assert cv["recall"] >= 0.98 and cv["threshold"] == u["threshold"]
     liveqa = report["answers"]["liveqa"]
     assert liveqa["n"] == 178 and 0.0 <= liveqa["focus_accuracy"] <= 1.0
     assert {"bm25_questions", "fused (before)", "focus_first"} <= set(liveqa["rankers"])
