@@ -19,6 +19,19 @@ EMERGENCY_MESSAGE = (
 )
 
 _BREATH = r"(can'?t|cannot|can not|couldn'?t|unable to|struggling to) (to )?(breath|catch (my|his|her) breath)"
+_UNDER_13 = r"([1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+# A baby under 3 months: days (up to 89), weeks (up to 12), 1-2 months, or a newborn.
+_INFANT = (
+    r"(\bnew-?born\b|\bneonate\b|\b([1-9]|[1-8]\d|one|two|three|four|five|six|seven|ten)[- ]?days?[- ]old"
+    rf"|\b{_UNDER_13}[- ]?(weeks?|wks?)[- ]old"
+    rf"|\b(baby|son|daughter|infant|she|he)('s| is) {_UNDER_13}[- ]?(weeks?|wks?)\b"
+    r"|\b([12]|one|two)[- ]?months?[- ]old)"
+)
+# 38 C and over (not "born at 38 weeks"), 100.4 F and over, or a fever now.
+_FEVER = (
+    r"(\b(3[89]|4[01])([.,]\d+)?(?! ?(weeks?|wks?|days?|years?|yrs?|hours?|hrs?|mins?|minutes|kg|lbs?|cm|%|ml))\b"
+    r"|\b10[0-4]([.,]\d)? ?(°|f\b|degrees)|(has|got|with|running|developed) (a )?(high |slight |low[- ]grade )?fever)"
+)
 
 SIGNS: dict[str, str] = {
     "self_harm": r"kill (my|him|her|them)sel|end (my|his|her) (own )?life|i (want|wanna) to die"
@@ -26,6 +39,8 @@ SIGNS: dict[str, str] = {
     r"|is cutting (him|her)self"
     r"|(going|about) to (jump|hang)",
     "poisoning_overdose": r"took (a whole bottle|all (my|the|of))|swallowed (some of|the) \w+'?s? (pills|tablets)"
+    r"|(took|taken|swallowed|downed) (about |around |like |maybe )?(\d{2,}|a (whole |full )?(bottle|pack|packet|box|strip))"
+    r" (of )?(my |his |her |the )?(\w+ )?(pills|tablets|paracetamol|tylenol|acetaminophen|ibuprofen|aspirin|meds)"
     r"|drank (some )?(bleach|antifreeze)|swallowed (a |some )?(bleach|battery|button battery|pills)",
     "anaphylaxis": r"throat (is |feels )?(closing|swelling|swollen)|tongue (is )?swell"
     r"|lips? (are |is )?(swelling|swollen) and|swollen (lips|tongue|throat) and",
@@ -42,12 +57,13 @@ SIGNS: dict[str, str] = {
     "bleeding": r"bleeding (heavily|badly|won'?t stop|that won'?t stop|will not stop)"
     r"|(won'?t|will not|can'?t) stop (the )?bleeding|spurting|(coughing|vomiting|throwing) up blood"
     r"|is (coughing|vomiting) blood|i'?m coughing up blood",
-    "pregnancy": r"pregnan[^.?!]{0,40}(heavy bleeding|severe pain)",
-    "vision_loss": r"sudden(ly)? (loss of vision|lost (the )?(vision|sight)|went blind|blind in)",
+    "pregnancy": r"pregnan[^.?!]{0,40}(heavy bleeding|severe pain)"
+    r"|\b(1\d|2\d|3[0-6]) weeks[^?!]{0,80}(contractions|tightenings?) (every|coming every) \d+ ?min",
+    "vision_loss": r"sudden(ly)? (loss of vision|lost (the )?(vision|sight)|went blind|blind in)"
+    r"|(new|sudden|shower of|swarm of) (\w+ )?floaters[^?!]{0,120}flash|flash(es)? of light[^?!]{0,120}new floaters",
     "meningitis_sepsis": r"stiff neck (and|with) (a )?(high )?fever"
     r"|(rash|spots|marks|blotches) (that )?(don'?t|doesn'?t|do not|does not|won'?t) (fade|go away when)",
-    "infant_fever": r"\b([1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|ten|twelve)[- ](day|week)s?[- ]old"
-    r"[^?!]{0,80}(temp(erature)? (of |is )?3[89]|(has|got) (a )?(high )?fever|3[89](\.\d)? ?(c|°))",
+    "infant_fever": _INFANT + r"[^?!]{0,120}" + _FEVER + "|" + _FEVER + r"[^?!]{0,60}" + _INFANT,
     "testicular": r"sudden[^.?!]{0,40}pain in (my|his|one|the) (left |right )?(testicle|testis|ball)"
     r"|(testicle|testis|ball)[^.?!]{0,30}(swollen|swelling)[^.?!]{0,30}(vomit|sick)",
     "chemical_eye": r"(bleach|drain cleaner|oven cleaner|cement|lime|acid|alkali|ammonia|caustic)"

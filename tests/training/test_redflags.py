@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 
 from medtriage.redflags import is_urgent, red_flags
 from training.evaluate import REDFLAG_CASES, redflag_scores
@@ -28,3 +29,36 @@ def test_reasons_name_the_rule():
 
 def test_typographic_apostrophes_are_normalised():
     assert is_urgent("I can’t breathe")
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("my 5 week old has 38.4 on the ear thermometer, feeding ok", "infant_fever"),
+        ("baby is 9 weeks, temperature 38 exactly, can this wait for monday?", "infant_fever"),
+        ("Our son is 18 days old. Temp 38.0 rectal. Born at 37 weeks.", "infant_fever"),
+        ("temp of 100.8 F in my 6-week-old", "infant_fever"),
+        ("2 hrs ago i swallowed 30 paracetamol, feel fine", "poisoning_overdose"),
+        ("she took a whole packet of ibuprofen", "poisoning_overdose"),
+        ("32 weeks pregnant, tightenings every 5 minutes and getting stronger", "pregnancy"),
+        ("lots of new floaters in my right eye and flashes of light since today", "vision_loss"),
+    ],
+)
+def test_rules_for_numbers_and_ages(text, code):
+    assert code in red_flags(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my 6 week old feels warm but thermometer says 37.2",
+        "2 year old fever 38.5 with a cold, drinking fine",
+        "baby born at 38 weeks, now 2 weeks old, feeding well",
+        "my 3 week old had a fever last week, all tests were negative",
+        "had a fever of 38 for 2 weeks, I'm 40 years old",
+        "I took 2 paracetamol for my headache",
+        "I've had the same few floaters for years, no flashes",
+    ],
+)
+def test_number_rules_leave_mild_and_older_cases_to_the_model(text):
+    assert red_flags(text) == []
