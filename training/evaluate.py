@@ -94,8 +94,13 @@ def answer_quality(pipe, liveqa: pd.DataFrame | None) -> dict:
     return out
 
 
-def evaluate_pipeline(pipe, df, split: data.Split, drugs: dict, seed: int, version: str) -> dict:
+def evaluate_pipeline(
+    pipe, df, split: data.Split, drugs: dict, seed: int, version: str, progress: bool = False
+) -> dict:
     """The full evaluation report of a loaded pipeline, with the baseline beside it."""
+    from tqdm import tqdm
+
+    steps = tqdm(total=5, desc="evaluating", unit="part", disable=not progress)
     labels = pipe.labels
     test_q = split.test["question"].tolist()
     test_gold = split.test["category"].tolist()
@@ -103,6 +108,7 @@ def evaluate_pipeline(pipe, df, split: data.Split, drugs: dict, seed: int, versi
     consumer = data.load_consumer_questions()
     answerable = consumer[consumer["categories"].map(bool)] if consumer is not None else None
     baseline = train_baseline(split, drugs, seed)
+    steps.update()
 
     def baseline_probs(texts: list[str]) -> np.ndarray:
         p = baseline.predict_proba(texts)
@@ -129,15 +135,20 @@ def evaluate_pipeline(pipe, df, split: data.Split, drugs: dict, seed: int, versi
             c_probs = predict(answerable["text"].tolist())
             entry["consumer"] = consumer_scores(c_probs, labels, answerable["categories"].tolist())
         report[name] = entry
+    steps.update()
     if answerable is not None and len(answerable):
         abstained = [pipe.triage(t)["abstained"] for t in answerable["text"]]
         report["model"]["consumer"]["abstained"] = round(float(np.mean(abstained)), 4)
         report["always_treatment_consumer_top1"] = round(
             float(np.mean(["treatment" in g for g in answerable["categories"]])), 4
         )
+    steps.update()
     report["answers"] = answer_quality(pipe, answerable)
+    steps.update()
     report["red_flags"] = redflag_scores()
     report["urgency"] = urgency_report(pipe, "test")
+    steps.update()
+    steps.close()
     # The val split trains the heads now; their cross-validated figures come from training.
     if "cross_validated" in (pipe.config.get("urgency") or {}):
         report["urgency_cv"] = pipe.config["urgency"]["cross_validated"]
@@ -159,8 +170,8 @@ def main(args) -> None:
         df, _ = data.load_medquad(args.data)
         df = sample(df, cfg.get("limit"), cfg["seed"])
         split = data.split_by_focus(df, seed=cfg["seed"])
-        report = evaluate_pipeline(
-            pipe, df, split, unanswerable.drug_split(cfg["seed"]), cfg["seed"], version
-        )
+        drugs = unanswerable.drug_split(cfg["seed"])
+        # Progress on stderr; stdout is the JSON report.
+        report = evaluate_pipeline(pipe, df, split, drugs, cfg["seed"], version, progress=True)
     report.pop("confusion", None)
     print(json.dumps(report, indent=2))

@@ -176,7 +176,9 @@ def fit_reranker(
         train = concat(train, consumer["train"][1], weights=[1.0, CONSUMER_REPEAT_RERANK])
         val = concat(val, consumer["val"][1], weights=[1.0, 1.0])
     extra = feedback_pairs(feedback, kb, p.encoder, p.tok) if feedback else None
-    reranker, info = train_reranker(train, val, kb, seed=p.seed, extra_pairs=extra)
+    reranker, info = train_reranker(
+        train, val, kb, seed=p.seed, verbose=2 if p.progress else 0, extra_pairs=extra
+    )
     log(f"re-ranker: {info}")
     return reranker, info
 
@@ -247,7 +249,7 @@ def evaluate(
     """Load the saved model back (end to end from raw strings), evaluate it, write the report."""
     log("loading the saved model back and evaluating on held-out data")
     pipe = TriagePipeline.load(out, version=version)
-    report = evaluate_pipeline(pipe, p.df, p.split, p.drugs, p.seed, version)
+    report = evaluate_pipeline(pipe, p.df, p.split, p.drugs, p.seed, version, p.progress)
     report.update(extra or {})
     report["seed"] = p.seed
     report.update(extra)

@@ -67,7 +67,7 @@ class UrgencyFit:
 
 def folds_of(groups: pd.Series, k: int, seed: int) -> np.ndarray:
     """A fold number per row; a scenario group's paraphrases always share a fold."""
-    names = groups.unique()
+    names = list(groups.unique())
     np.random.default_rng(seed).shuffle(names)
     fold = {g: i % k for i, g in enumerate(names)}
     return groups.map(fold).to_numpy()
