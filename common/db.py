@@ -1,14 +1,17 @@
-"""SQLAlchemy engines that survive a database restart, the same for both services."""
+"""SQLAlchemy engines that survive a database restart, and Alembic migrations run at start:
+the same for both services."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import URL, Engine, make_url
+from alembic import command, context
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -58,3 +61,44 @@ def migration_lock(url: str | URL, conn, pg_lock_id: int) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def alembic_config(migrations_dir: Path, version_table: str) -> AlembicConfig:
+    """A service's Alembic setup; each service has its own version table (a shared database)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("version_table", version_table)
+    return cfg
+
+
+def upgrade(
+    engine: Engine,
+    cfg: AlembicConfig,
+    pg_lock_id: int,
+    revision: str = "head",
+    before: Callable[[Connection], None] | None = None,
+) -> None:
+    """Upgrade to `revision` under the migration lock, on one connection that the service's
+    `env.py` receives (`run_env`); `before(conn)` runs first, in the same transaction."""
+    with engine.begin() as conn, migration_lock(engine.url, conn, pg_lock_id):
+        cfg.attributes["connection"] = conn
+        if before is not None:
+            before(conn)
+        command.upgrade(cfg, revision)
+
+
+def run_env(metadata: MetaData, how: str) -> None:
+    """The body of a service's Alembic `env.py`: migrate on the connection `upgrade` hands
+    over (`how` says how to run migrations when there is none)."""
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError(f"run migrations through {how}")
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=config.get_main_option("version_table"),
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -26,7 +26,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from common.db import make_engine, migration_lock
+from common import db as common_db
+from common.db import make_engine
 from common.errors import APIError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -409,22 +410,20 @@ class HistoryStore:
 
 
 def alembic_config() -> AlembicConfig:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("version_table", VERSION_TABLE)
-    return cfg
+    return common_db.alembic_config(MIGRATIONS_DIR, VERSION_TABLE)
 
 
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
     """Upgrade the schema to `revision`; a history table made by the old create_all (no
     version table) is stamped at the baseline first, so it is upgraded, not created again."""
     cfg = alembic_config()
-    with engine.begin() as conn, migration_lock(engine.url, conn, _PG_MIGRATION_LOCK):
-        cfg.attributes["connection"] = conn
+
+    def stamp_old_tables(conn: sa.Connection) -> None:
         inspector = sa.inspect(conn)
         if not inspector.has_table(VERSION_TABLE) and inspector.has_table(
             HistoryEntry.__tablename__
         ):
             log.info("history table predates migrations: stamping revision %s", BASELINE)
             command.stamp(cfg, BASELINE)
-        command.upgrade(cfg, revision)
+
+    common_db.upgrade(engine, cfg, _PG_MIGRATION_LOCK, revision, before=stamp_old_tables)

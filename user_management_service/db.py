@@ -6,15 +6,13 @@ import contextlib
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from common.db import make_engine, migration_lock
+from common.db import alembic_config, make_engine, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +58,8 @@ def _close_session(_exc: BaseException | None) -> None:
 def migrate(app: Flask) -> None:
     """Upgrade the schema to the newest Alembic revision."""
     state = app.extensions["users_db"]
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("version_table", VERSION_TABLE)
-    with (
-        state["engine"].begin() as conn,
-        migration_lock(app.config["DATABASE_URL"], conn, _PG_MIGRATION_LOCK),
-    ):
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    cfg = alembic_config(MIGRATIONS_DIR, VERSION_TABLE)
+    upgrade(state["engine"], cfg, _PG_MIGRATION_LOCK)
     state["migrated"] = True
 
 
