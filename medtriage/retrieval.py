@@ -245,6 +245,7 @@ class Retriever:
                 yield from self.fused(text, emb, category_probs)[0]
 
         result, seen, seen_rows = SearchResult(), set(), set()
+        col = self.columns
         for pos, (score, idx) in enumerate(ordered()):
             if len(result.answers) >= top_k and (result.resources or pos >= len(focused)):
                 break
@@ -252,7 +253,6 @@ class Retriever:
                 continue
             seen_rows.add(idx)
             seen.add(self.answers[idx])
-            col = self.columns
             if self.link_list[idx]:
                 for title in link_titles(self.answers[idx], limit=4):
                     result.resources.append({"title": title, "url": col["url"][idx]})

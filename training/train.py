@@ -184,8 +184,9 @@ def fit_reranker(
 
 
 def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
-    """The urgency heads on the urgency set's train split (+ MedQuAD training questions as
-    informational negatives); threshold chosen on its val split."""
+    """The urgency heads on the urgency set's train and val splits (+ MedQuAD training
+    questions as informational negatives), read from the encoder's layer means; threshold by
+    cross-validation over those splits (`training.urgency.fit_urgency`)."""
     messages = urgency.load_messages()
     features = with_layer_means(p.encoder)
     features = keras.Model(features.inputs, features.outputs[1], name="layer_means")

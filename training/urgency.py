@@ -121,8 +121,8 @@ def fit_urgency(
     The test split is never seen here.
     """
     cats = categories_of(messages)
-    dev = messages[messages["split"] != "test"].reset_index(drop=True)
-    x = emb[(messages["split"] != "test").to_numpy()]
+    is_dev = (messages["split"] != "test").to_numpy()
+    dev, x = messages[is_dev].reset_index(drop=True), emb[is_dev]
     urgent = dev["urgent"].to_numpy()
     category = dev["category"].map({c: i for i, c in enumerate(cats)}).to_numpy()
     neg = negatives[:NEGATIVES]
