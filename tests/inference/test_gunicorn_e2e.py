@@ -162,9 +162,15 @@ def test_gunicorn_lifecycle_with_real_model(trained_store, trained_model_dir, tm
                 )
 
             # Bounded, not a speed check: two workers load the new version while two clients
-            # keep them busy, on a 2-core machine that may be running other suites.
+            # keep them busy, on a 2-core machine that may be running other suites. Wait for
+            # each worker's own log line: eight sampled answers can all come from the worker
+            # that reloaded first while the other is still loading.
+            def reloaded_workers() -> int:
+                log = (tmp_path / "gunicorn.log").read_text()
+                return log.count('"serving model version v2-reloaded"')
+
             deadline = time.monotonic() + 300
-            while time.monotonic() < deadline and not all_workers_on("v2-reloaded"):
+            while time.monotonic() < deadline and reloaded_workers() < 2:
                 time.sleep(0.5)
             log_tail = (tmp_path / "gunicorn.log").read_text()[-3000:]
             assert all_workers_on("v2-reloaded"), log_tail
