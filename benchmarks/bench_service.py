@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import os
 import statistics
@@ -36,7 +35,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from testkit.gunicorn import gunicorn_server  # noqa: E402
 from testkit.jwks import JwksServer  # noqa: E402
-from testkit.load import QUESTIONS  # noqa: E402
+from testkit.load import QUESTIONS, send_raw, triage_request  # noqa: E402
 
 LEVELS = (1, 4, 8, 32)
 
@@ -153,18 +152,14 @@ def measure_levels(modes: list[tuple[str, object, list[int]]], seconds: float, r
 
 
 def http_caller(port: int, token: str):
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    """A raw-socket client: prepared requests, a new connection each (the services run
+    without keep-alive), so the client takes little of the CPU the servers share."""
+    requests = [triage_request(token, q) for q in QUESTIONS]
 
     def call(i: int, state: dict) -> None:
-        conn = state.get("conn")
-        if conn is None:
-            conn = state["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        body = json.dumps({"question": QUESTIONS[i % len(QUESTIONS)], "top_k": 3})
-        conn.request("POST", "/api/v1/triage", body=body, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"HTTP {resp.status}: {data[:200]!r}")
+        status, data = send_raw(port, requests[i % len(requests)])
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {data[:200]!r}")
 
     return call
 

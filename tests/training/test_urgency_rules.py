@@ -114,5 +114,22 @@ def test_no_words_no_model_alarm(text):
 def test_threshold_keeps_target_recall():
     p = np.array([0.9, 0.8, 0.7, 0.6, 0.2, 0.1, 0.05])
     y = np.array([1, 1, 1, 1, 0, 0, 0])
-    t = pick_threshold(p, y, 1.0)
+    t = pick_threshold(p, y, 1.0, false_alarm_budget=0.0)
     assert 0.2 < t <= 0.6 and (p[y == 1] >= t).all()
+
+
+def test_threshold_spends_false_alarm_budget_on_recall():
+    p = np.array([0.9, 0.8, 0.5, 0.3] + [0.7] + [0.1] * 9)
+    y = np.array([1, 1, 1, 1] + [0] * 10)
+    # Recall 0.75 alone would allow 0.5; a budget of one alarm in ten goes down to 0.3.
+    assert 0.3 < pick_threshold(p, y, 0.75, false_alarm_budget=0.0) <= 0.5
+    t = pick_threshold(p, y, 0.75, false_alarm_budget=0.1)
+    assert 0.1 < t <= 0.3 and ((p >= t) & (y == 0)).sum() == 1
+
+
+def test_threshold_keeps_recall_over_budget():
+    # Reaching the recall target costs more alarms than the budget: recall wins.
+    p = np.array([0.9, 0.2, 0.8, 0.7, 0.6, 0.1])
+    y = np.array([1, 1, 0, 0, 0, 0])
+    t = pick_threshold(p, y, 1.0, false_alarm_budget=0.0)
+    assert t <= 0.2 and (p[y == 1] >= t).all()
