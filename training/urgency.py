@@ -119,8 +119,9 @@ def fit_urgency(
     (NEGATIVES of them are used). The threshold comes from FOLDS-fold out-of-fold scores
     (whole scenario groups per fold), rules included as served: every urgent message to choose
     it on instead of val's alone, whose threshold held less recall on held-out folds (0.958
-    against 0.984). See `pick_threshold` for the operating point. The category head learns from every row (urgent
-    rows and their hard negatives share a topic); it is only read when a message is urgent.
+    against 0.984). See `pick_threshold` for the operating point. The category head learns
+    from every row (urgent rows and their hard negatives share a topic); it is only read when
+    a message is urgent.
     The test split is never seen here.
     """
     cats = categories_of(messages)
