@@ -28,7 +28,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from testkit.gunicorn import gunicorn_server  # noqa: E402
+from testkit.gunicorn import gunicorn_server, inference_env  # noqa: E402
 from testkit.jwks import JwksServer  # noqa: E402
 from testkit.load import run_load  # noqa: E402
 
@@ -44,18 +44,10 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, JwksServer() as jwks:
-        env = {
-            "MODEL_CACHE_DIR": str(Path(tmp) / "cache"),
-            "INFERENCE_DATABASE_URL": f"sqlite:///{tmp}/history.db",
-            "USERS_SERVICE_URL": jwks.url,
-            "INFERENCE_SECRET_KEY": "bench",
-            "MODEL_POLL_SECONDS": "0",
-            "INFERENCE_WORKERS": str(args.workers),
-            "INFERENCE_THREADS": str(args.threads),
-            "LOG_LEVEL": "WARNING",
-        }
-        if args.store:
-            env["ARTIFACT_STORE"] = args.store
+        env = inference_env(
+            tmp, jwks.url, args.store, INFERENCE_WORKERS=str(args.workers),
+            INFERENCE_THREADS=str(args.threads), LOG_LEVEL="WARNING",
+        )  # fmt: skip
         token = jwks.key.token(sub="bench", ttl=3600)
         with gunicorn_server(env, Path(tmp) / "gunicorn.log") as server:
             print(f"gunicorn ready in {server.wait_ready():.1f}s", flush=True)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, os.environ.get("INFERENCE_BLAS_THREADS", "1"))
 
-from testkit.gunicorn import gunicorn_server  # noqa: E402
+from testkit.gunicorn import gunicorn_server, inference_env  # noqa: E402
 from testkit.jwks import JwksServer  # noqa: E402
 from testkit.load import QUESTIONS, send_raw, triage_request  # noqa: E402
 
@@ -251,16 +251,12 @@ def main() -> int:
         token = jwks.key.token(sub="bench", ttl=3600)
 
         def serve_env(workers, threads, keepalive=None, connections=None, batch=None) -> dict:
-            env = {
+            env = inference_env(
+                tmp, jwks.url,
                 # An empty cache each: cold start includes the download.
-                "MODEL_CACHE_DIR": tempfile.mkdtemp(prefix="bench-cold-", dir=tmp),
-                "INFERENCE_DATABASE_URL": f"sqlite:///{tmp}/history.db",
-                "USERS_SERVICE_URL": jwks.url,
-                "INFERENCE_SECRET_KEY": "bench",
-                "MODEL_POLL_SECONDS": "3600",
-                "GUNICORN_LOG_LEVEL": "warning",
-                "LOG_LEVEL": "WARNING",
-            }
+                MODEL_CACHE_DIR=tempfile.mkdtemp(prefix="bench-cold-", dir=tmp),
+                GUNICORN_LOG_LEVEL="warning", LOG_LEVEL="WARNING",
+            )  # fmt: skip
             if workers:
                 env["INFERENCE_WORKERS"] = str(workers)
             if threads:

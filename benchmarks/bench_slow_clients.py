@@ -25,7 +25,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from testkit.gunicorn import gunicorn_server  # noqa: E402
+from testkit.gunicorn import gunicorn_server, inference_env  # noqa: E402
 from testkit.jwks import JwksServer  # noqa: E402
 from testkit.load import SlowClients  # noqa: E402
 
@@ -50,17 +50,13 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, JwksServer() as jwks:
-        env = {
-            "MODEL_CACHE_DIR": str(Path(tmp) / "cache"),
-            "INFERENCE_DATABASE_URL": f"sqlite:///{tmp}/history.db",
-            "MEDTRIAGE_DATA_DIR": str(Path(tmp) / "data"),
-            "USERS_SERVICE_URL": jwks.url,
-            "INFERENCE_SECRET_KEY": "bench",
-            "MODEL_POLL_SECONDS": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        if args.store:
-            env["ARTIFACT_STORE"] = args.store
+        env = inference_env(
+            tmp,
+            jwks.url,
+            args.store,
+            MEDTRIAGE_DATA_DIR=str(Path(tmp) / "data"),
+            LOG_LEVEL="WARNING",
+        )
         if args.stock:
             env.update(INFERENCE_WORKER_CLASS="gthread", INFERENCE_WORKER_CONNECTIONS="2")
         token = jwks.key.token(sub="bench", ttl=3600)

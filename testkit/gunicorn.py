@@ -84,6 +84,25 @@ def start(
     return Gunicorn(service, proc, f"http://127.0.0.1:{port}", started, log)
 
 
+def inference_env(
+    tmp: str | Path, users_url: str, store: str | None = None, **settings: str
+) -> dict[str, str]:
+    """What every test or benchmark server of the inference service is started with: its
+    history database and model cache under `tmp`, the users service whose keys it trusts,
+    no polling for new models; `settings` add to or override these."""
+    env = {
+        "INFERENCE_DATABASE_URL": f"sqlite:///{tmp}/history.db",
+        "MODEL_CACHE_DIR": str(Path(tmp) / "cache"),
+        "USERS_SERVICE_URL": users_url,
+        "INFERENCE_SECRET_KEY": "test",
+        "MODEL_POLL_SECONDS": "0",
+    }
+    if store:
+        env["ARTIFACT_STORE"] = store
+    env.update(settings)
+    return env
+
+
 @contextlib.contextmanager
 def gunicorn_server(
     env: dict[str, str],

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from medtriage.batching import Batcher
-from testkit.gunicorn import gunicorn_server
+from testkit.gunicorn import gunicorn_server, inference_env
 from testkit.load import QUESTIONS
 
 MIXED = [
@@ -292,18 +292,10 @@ def test_request_failing_inside_a_batch_fails_alone(trained_model_dir, pipeline)
 def test_gunicorn_with_batching_answers_like_sequential_calls(trained_store, tmp_path, jwks):
     """Concurrent requests through real gunicorn, batching on, answer exactly what the same
     server answers to the same questions one at a time."""
-    env = {
-        "ARTIFACT_STORE": trained_store,
-        "MODEL_CACHE_DIR": str(tmp_path / "cache"),
-        "INFERENCE_DATABASE_URL": f"sqlite:///{tmp_path}/history.db",
-        "USERS_SERVICE_URL": jwks.url,
-        "INFERENCE_SECRET_KEY": "batching",
-        "MODEL_POLL_SECONDS": "0",
-        "INFERENCE_WORKERS": "1",
-        "INFERENCE_THREADS": "16",
-        "INFERENCE_BATCH_MAX": "32",
-        "INFERENCE_BATCH_WAIT_MS": "5",
-    }
+    env = inference_env(
+        tmp_path, jwks.url, trained_store, INFERENCE_WORKERS="1", INFERENCE_THREADS="16",
+        INFERENCE_BATCH_MAX="32", INFERENCE_BATCH_WAIT_MS="5",
+    )  # fmt: skip
     headers = {"Authorization": f"Bearer {jwks.key.token(sub='batching')}"}
     questions = [*QUESTIONS, *MIXED]
     top_ks = [(i % 5) + 1 for i in range(len(questions))]

@@ -16,7 +16,7 @@ import requests
 from openapi_schema_validator import OAS30Validator
 
 from medtriage.store import ArtifactError, open_store, read_manifest
-from testkit.gunicorn import gunicorn_server
+from testkit.gunicorn import gunicorn_server, inference_env
 from training.publish import publish_version
 
 pytestmark = pytest.mark.slow
@@ -59,18 +59,11 @@ def test_gunicorn_lifecycle_with_real_model(trained_store, trained_model_dir, tm
     store_dir.mkdir()
     store_uri = f"file://{store_dir}"
     original = read_manifest(open_store(trained_store), trained_model_dir.name)["version"]
-    env = {
-        "ARTIFACT_STORE": store_uri,
-        "MODEL_CACHE_DIR": str(tmp_path / "cache"),
-        "INFERENCE_DATABASE_URL": f"sqlite:///{tmp_path}/history.db",
-        "USERS_SERVICE_URL": jwks.url,
-        "INFERENCE_SECRET_KEY": "e2e",
-        "MODEL_POLL_SECONDS": "0.5",
-        "MODEL_RETRY_INITIAL_SECONDS": "0.2",
-        "MODEL_RETRY_MAX_SECONDS": "1",
-        "INFERENCE_WORKERS": "2",
-        "INFERENCE_THREADS": "2",
-    }
+    env = inference_env(
+        tmp_path, jwks.url, store_uri, MODEL_POLL_SECONDS="0.5",
+        MODEL_RETRY_INITIAL_SECONDS="0.2", MODEL_RETRY_MAX_SECONDS="1",
+        INFERENCE_WORKERS="2", INFERENCE_THREADS="2",
+    )  # fmt: skip
     headers = {"Authorization": f"Bearer {jwks.key.token(sub='e2e')}"}
     with gunicorn_server(env, tmp_path / "gunicorn.log") as server:
         server.wait_up()

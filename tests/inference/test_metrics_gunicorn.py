@@ -11,7 +11,7 @@ import pytest
 import requests
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
-from testkit.gunicorn import gunicorn_server
+from testkit.gunicorn import gunicorn_server, inference_env
 from testkit.net import wait_for
 from tests.metrics_scrape import per_worker, scrape, total
 
@@ -28,15 +28,10 @@ def test_metrics_add_up_across_workers(tmp_path, jwks):
     stale = MmapedDict(str(prom / "counter_4242.db"))
     stale.write_value(mmap_key(PREDICTIONS, PREDICTIONS, [], [], "stale"), 1000.0, 0.0)
     stale.close()
-    env = {
-        "PROMETHEUS_MULTIPROC_DIR": str(prom),
-        "INFERENCE_DATABASE_URL": f"sqlite:///{tmp_path}/history.db",
-        "USERS_SERVICE_URL": jwks.url,
-        "INFERENCE_SECRET_KEY": "metrics",
-        "MEDTRIAGE_DATA_DIR": str(tmp_path),
-        "INFERENCE_WORKERS": "2",
-        "INFERENCE_THREADS": "2",
-    }
+    env = inference_env(
+        tmp_path, jwks.url, PROMETHEUS_MULTIPROC_DIR=str(prom), MEDTRIAGE_DATA_DIR=str(tmp_path),
+        INFERENCE_WORKERS="2", INFERENCE_THREADS="2",
+    )  # fmt: skip
     headers = {"Authorization": f"Bearer {jwks.key.token(sub='counter')}"}
     log = tmp_path / "gunicorn.log"
     with gunicorn_server(env, log, app="tests.inference.fake_wsgi:app") as server:

@@ -16,7 +16,7 @@ import psutil
 import pytest
 import requests
 
-from testkit.gunicorn import gunicorn_server
+from testkit.gunicorn import gunicorn_server, inference_env
 from testkit.load import run_load
 
 pytestmark = pytest.mark.slow
@@ -27,17 +27,10 @@ KILL_AFTER = 200  # requests sent before one worker is killed
 
 
 def test_load_with_a_worker_killed(trained_store, jwks, tmp_path):
-    env = {
-        "ARTIFACT_STORE": trained_store,
-        "MODEL_CACHE_DIR": str(tmp_path / "cache"),
-        "INFERENCE_DATABASE_URL": f"sqlite:///{tmp_path}/history.db",
-        "USERS_SERVICE_URL": jwks.url,
-        "INFERENCE_SECRET_KEY": "load",
-        "MODEL_POLL_SECONDS": "0",
-        "INFERENCE_WORKERS": "2",
-        "INFERENCE_THREADS": "4",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = inference_env(
+        tmp_path, jwks.url, trained_store,
+        INFERENCE_WORKERS="2", INFERENCE_THREADS="4", LOG_LEVEL="WARNING",
+    )  # fmt: skip
     token = jwks.key.token(sub="load", ttl=3600)
     with gunicorn_server(env, tmp_path / "gunicorn.log") as server:
         server.wait_ready()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from testkit.gunicorn import REPO, gunicorn_server
+from testkit.gunicorn import REPO, gunicorn_server, inference_env
 from testkit.net import free_ports, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
@@ -92,25 +92,19 @@ def stack(tmp_path):
         "INFERENCE_SERVICE_URL": f"http://127.0.0.1:{inference_port}",
         "USERS_PUBLIC_URL": proxied_users,
     }
-    inference_env = {
-        "INFERENCE_DATABASE_URL": f"sqlite:///{tmp_path}/history.db",
-        "MEDTRIAGE_DATA_DIR": str(tmp_path / "inference"),
-        "USERS_SERVICE_URL": f"http://127.0.0.1:{users_port}",
-        "INFERENCE_SECRET_KEY": "nginx",
-        "MODEL_POLL_SECONDS": "0",
-        "LOG_LEVEL": "WARNING",
-        # Stock gthread, one thread, one connection: nothing but nginx protects it.
-        "INFERENCE_WORKER_CLASS": "gthread",
-        "INFERENCE_WORKERS": "1",
-        "INFERENCE_THREADS": "1",
-        "INFERENCE_WORKER_CONNECTIONS": "1",
-    }
+    # Stock gthread, one thread, one connection: nothing but nginx protects it.
+    fragile_inference = inference_env(
+        tmp_path, f"http://127.0.0.1:{users_port}",
+        MEDTRIAGE_DATA_DIR=str(tmp_path / "inference"), LOG_LEVEL="WARNING",
+        INFERENCE_WORKER_CLASS="gthread", INFERENCE_WORKERS="1", INFERENCE_THREADS="1",
+        INFERENCE_WORKER_CONNECTIONS="1",
+    )  # fmt: skip
     (tmp_path / "users").mkdir()
     conf = render_conf(tmp_path, inference_port, users_port, (proxy_inference, proxy_users))
     with (
         gunicorn_server(users_env, tmp_path / "users.log", users_port, service="users") as users,
         gunicorn_server(
-            inference_env, tmp_path / "inference.log", inference_port,
+            fragile_inference, tmp_path / "inference.log", inference_port,
             app="tests.inference.fake_wsgi:app",
         ) as inference,
         nginx(conf, proxy_inference),

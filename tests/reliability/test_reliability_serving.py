@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from common.gthread_worker import request_complete
-from testkit.gunicorn import gunicorn_server
+from testkit.gunicorn import gunicorn_server, inference_env
 from testkit.load import SlowClients, run_load
 
 pytestmark = pytest.mark.slow
@@ -26,15 +26,9 @@ FAKE_APP = "tests.inference.fake_wsgi:app"
 
 
 def fake_env(tmp_path, jwks, **extra) -> dict[str, str]:
-    return {
-        "INFERENCE_DATABASE_URL": f"sqlite:///{tmp_path}/history.db",
-        "MEDTRIAGE_DATA_DIR": str(tmp_path / "data"),
-        "USERS_SERVICE_URL": jwks.url,
-        "INFERENCE_SECRET_KEY": "serving",
-        "MODEL_POLL_SECONDS": "0",
-        "LOG_LEVEL": "WARNING",
-        **extra,
-    }
+    return inference_env(
+        tmp_path, jwks.url, MEDTRIAGE_DATA_DIR=str(tmp_path / "data"), LOG_LEVEL="WARNING", **extra
+    )
 
 
 def test_request_complete():
