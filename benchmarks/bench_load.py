@@ -39,14 +39,15 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--store", default=os.environ.get("ARTIFACT_STORE"))
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)  # as gunicorn_conf.py
+    # What `make run` ships: gunicorn_conf.py's threads per worker (8, micro-batching on).
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-kill", action="store_true", help="only the steady run")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, JwksServer() as jwks:
         env = inference_env(
-            tmp, jwks.url, args.store, INFERENCE_WORKERS=str(args.workers),
-            INFERENCE_THREADS=str(args.threads), LOG_LEVEL="WARNING",
+            tmp, jwks.url, args.store, INFERENCE_WORKERS=str(args.workers), LOG_LEVEL="WARNING",
+            **({"INFERENCE_THREADS": str(args.threads)} if args.threads else {}),
         )  # fmt: skip
         token = jwks.key.token(sub="bench", ttl=3600)
         with gunicorn_server(env, Path(tmp) / "gunicorn.log") as server:
@@ -58,7 +59,10 @@ def main() -> int:
             # Warm every worker's connection pools and caches, then the steady run.
             run_load("127.0.0.1", port, token, 4 * c, c)
             steady = run_load("127.0.0.1", port, token, n, c)
-            print(f"steady  ({args.workers} workers x {args.threads} threads, concurrency {c}):")
+            print(
+                f"steady  ({args.workers} workers x {args.threads or 'gunicorn_conf.py default'} "
+                f"threads, concurrency {c}):"
+            )
             print(f"  {steady.summary()}")
             print(f"  answered {len(steady.outcomes)}/{n}, failed {len(steady.failed)}", flush=True)
             if args.skip_kill:
