@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -94,7 +95,7 @@ def inference_env(
         "INFERENCE_DATABASE_URL": f"sqlite:///{tmp}/history.db",
         "MODEL_CACHE_DIR": str(Path(tmp) / "cache"),
         "USERS_SERVICE_URL": users_url,
-        "INFERENCE_SECRET_KEY": "test",
+        "INFERENCE_SECRET_KEY": secrets.token_urlsafe(16),
         "MODEL_POLL_SECONDS": "0",
     }
     if store:
