@@ -251,9 +251,8 @@ def evaluate(
     log("loading the saved model back and evaluating on held-out data")
     pipe = TriagePipeline.load(out, version=version)
     report = evaluate_pipeline(pipe, p.df, p.split, p.drugs, p.seed, version, p.progress)
-    report.update(extra or {})
-    report["seed"] = p.seed
     report.update(extra)
+    report["seed"] = p.seed
     report["training_seconds"] = round(time.time() - started, 1)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     write_report(out, report, history, p.labels)
