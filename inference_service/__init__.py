@@ -52,6 +52,12 @@ class ServiceMetrics:
             registry=registry,
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
         )
+        self.batch_size = Histogram(
+            "medtriage_model_batch_size",
+            "Questions per model call (micro-batching; 1 when a caller ran alone).",
+            registry=registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+        )
         self.model_info = Gauge(
             "medtriage_model_info",
             "1 for the model version being served.",
@@ -91,6 +97,8 @@ class ServiceMetrics:
         if not self.multiprocess:
             self.model_info.clear()
         self._versions.add(pipeline.version)
+        if getattr(pipeline, "batcher", None) is not None:
+            pipeline.batcher.observe = self.batch_size.observe
         self.model_info.labels(pipeline.version).set(1)
         self.model_ready.set(1)
         self.reloads.labels("loaded").inc()

@@ -72,6 +72,8 @@ class Batcher:
         self.items = 0
         self.largest = 0
         self.retried_alone = 0
+        # Called with each batch's size (a metric), from the thread that ran the batch.
+        self.observe: Callable[[int], None] | None = None
         self._closed = False
         self._pid: int | None = None
         self._start_lock = threading.Lock()
@@ -115,6 +117,7 @@ class Batcher:
         try:
             self.batches += 1
             self.items += 1
+            self._observe(1)
             results = self.run_batch([item])
             if len(results) != 1:
                 raise RuntimeError(f"{self.name}: {len(results)} results for one item")
@@ -122,6 +125,11 @@ class Batcher:
         finally:
             with self._active_lock:
                 self._active -= 1
+
+    def _observe(self, size: int) -> None:
+        if self.observe is not None:
+            with contextlib.suppress(Exception):  # a metric never fails a batch
+                self.observe(size)
 
     def close(self) -> None:
         """Stop the thread after the items already queued (later submits raise)."""
@@ -188,6 +196,7 @@ class Batcher:
         self.batches += 1
         self.items += len(batch)
         self.largest = max(self.largest, len(batch))
+        self._observe(len(batch))
         try:
             results = self.run_batch([e.item for e in batch])
             if len(results) != len(batch):

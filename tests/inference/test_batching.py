@@ -20,6 +20,7 @@ import requests
 from medtriage.batching import Batcher
 from testkit.gunicorn import gunicorn_server, inference_env
 from testkit.load import QUESTIONS
+from tests.metrics_scrape import scrape, total
 
 MIXED = [
     "What are the symptoms of glaucoma?",
@@ -69,11 +70,14 @@ def queue_behind_first(batcher: Batcher, fn: GatedBatch, items: list[str]):
 def test_batcher_batches_and_answers_each_caller():
     fn = GatedBatch()
     batcher = Batcher(fn, max_batch=8, wait_ms=0)
+    sizes: list[int] = []
+    batcher.observe = sizes.append
     items = [f"q{i}" for i in range(5)]
     first, futures = queue_behind_first(batcher, fn, items)
     assert first.result(30) == "FIRST"
     assert [f.result(30) for f in futures] == [i.upper() for i in items]
     assert fn.calls == [["first"], items]  # the five queued items shared one call
+    assert sizes == [1, 5]  # what the batch-size metric is given
     batcher.close()
 
 
@@ -321,3 +325,9 @@ def test_gunicorn_with_batching_answers_like_sequential_calls(trained_store, tmp
                 concurrent = list(pool.map(ask, range(len(questions))))
             for got, want in zip(concurrent, sequential, strict=True):
                 _same_triage(got, want)
+        # Every question went through the batcher, and the concurrent ones shared calls.
+        families = scrape(server.url)
+        questions_seen = total(families, "medtriage_model_batch_size_sum")
+        calls = total(families, "medtriage_model_batch_size_count")
+        assert questions_seen >= 3 * len(questions)
+        assert calls < questions_seen
