@@ -1,5 +1,5 @@
 """The custom Keras layers a saved model needs: the MiniLM (BERT) encoder, a tokenizer layer
-taking raw strings, and temperature scaling.
+taking raw strings, the number readings of raw strings, and temperature scaling.
 
 Importing this module registers them, so `keras.saving.load_model` can rebuild `triage.keras`.
 The tokenizer layer keeps `tokenizer.json` as a Keras asset: the model takes raw strings with no
@@ -16,6 +16,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 from tokenizers import Tokenizer
+
+from medtriage.readings import SIZE as READINGS
+from medtriage.readings import readings
 
 HIDDEN = 384
 HEADS = 12
@@ -85,6 +88,40 @@ class WordPieceTokenize(layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "max_tokens": self.max_tokens}
+
+
+@keras.saving.register_keras_serializable(package="medtriage")
+class NumberReadings(layers.Layer):
+    """Raw strings in, their number readings out: (batch, READINGS) float32.
+
+    `medtriage.readings.readings` of each string (a baby's age, the temperature, weeks of
+    pregnancy, pills taken, how long ago...), which the urgency heads read next to the
+    encoder's layer means. Pure Python run by `tf.numpy_function`, as the tokenizer is."""
+
+    def __init__(self, size: int = READINGS, **kwargs):
+        if size != READINGS:
+            raise ValueError(
+                f"this model's number readings have {size} values; medtriage.readings gives "
+                f"{READINGS}: load it with the version of medtriage it was trained with"
+            )
+        kwargs["trainable"] = False
+        super().__init__(**kwargs)
+        self.size = size
+
+    def _read(self, texts: np.ndarray) -> np.ndarray:
+        rows = [readings(t.decode("utf-8", "replace")) for t in texts.reshape(-1)]
+        return np.asarray(rows, dtype=np.float32).reshape(-1, self.size)
+
+    def call(self, texts):
+        out = tf.numpy_function(self._read, [texts], tf.float32, stateful=False)
+        out.set_shape([None, self.size])
+        return out
+
+    def compute_output_spec(self, texts):
+        return keras.KerasTensor((None, self.size), dtype="float32")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "size": self.size}
 
 
 @keras.saving.register_keras_serializable(package="medtriage")

@@ -19,7 +19,20 @@ EMERGENCY_MESSAGE = (
 )
 
 _BREATH = r"(can'?t|cannot|can not|couldn'?t|unable to|struggling to) (to )?(breath|catch (my|his|her) breath)"
-_UNDER_13 = r"([1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+# Shared with `medtriage.readings`, which reads the numbers themselves (ages, temperatures...).
+NUMBER_WORDS: dict[str, int] = {
+    w: n
+    for n, w in enumerate(
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
+        " sixteen seventeen eighteen nineteen twenty".split(),
+        1,
+    )
+}
+# Units after a number in the fever range that make it no temperature ("38 weeks", "40 kg").
+NOT_TEMPERATURE_UNITS = r"weeks?|wks?|days?|years?|yrs?|hours?|hrs?|mins?|minutes|kg|lbs?|cm|%|ml"
+APPROX = r"(about |around |like |maybe )?"
+PILLS = r"(pills|tablets|paracetamol|tylenol|acetaminophen|ibuprofen|aspirin|meds)"
+_UNDER_13 = r"([1-9]|1[0-2]|" + "|".join(w for w, n in NUMBER_WORDS.items() if n < 13) + ")"
 # A baby under 3 months: days (up to 89), weeks (up to 12), 1-2 months, or a newborn.
 _INFANT = (
     r"(\bnew-?born\b|\bneonate\b|\b([1-9]|[1-8]\d|one|two|three|four|five|six|seven|ten)[- ]?days?[- ]old"
@@ -29,7 +42,7 @@ _INFANT = (
 )
 # 38 C and over (not "born at 38 weeks"), 100.4 F and over, or a fever now.
 _FEVER = (
-    r"(\b(3[89]|4[01])([.,]\d+)?(?! ?(weeks?|wks?|days?|years?|yrs?|hours?|hrs?|mins?|minutes|kg|lbs?|cm|%|ml))\b"
+    rf"(\b(3[89]|4[01])([.,]\d+)?(?! ?({NOT_TEMPERATURE_UNITS}))\b"
     r"|\b10[0-4]([.,]\d)? ?(°|f\b|degrees)|(has|got|with|running|developed) (a )?(high |slight |low[- ]grade )?fever)"
 )
 
@@ -39,8 +52,8 @@ SIGNS: dict[str, str] = {
     r"|is cutting (him|her)self"
     r"|(going|about) to (jump|hang)",
     "poisoning_overdose": r"took (a whole bottle|all (my|the|of))|swallowed (some of|the) \w+'?s? (pills|tablets)"
-    r"|(took|taken|swallowed|downed) (about |around |like |maybe )?(\d{2,}|a (whole |full )?(bottle|pack|packet|box|strip))"
-    r" (of )?(my |his |her |the )?(\w+ )?(pills|tablets|paracetamol|tylenol|acetaminophen|ibuprofen|aspirin|meds)"
+    rf"|(took|taken|swallowed|downed) {APPROX}(\d{{2,}}|a (whole |full )?(bottle|pack|packet|box|strip))"
+    rf" (of )?(my |his |her |the )?(\w+ )?{PILLS}"
     r"|drank (some )?(bleach|antifreeze)|swallowed (a |some )?(bleach|battery|button battery|pills)",
     "anaphylaxis": r"throat (is |feels )?(closing|swelling|swollen)|tongue (is )?swell"
     r"|lips? (are |is )?(swelling|swollen) and|swollen (lips|tongue|throat) and",

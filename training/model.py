@@ -12,7 +12,13 @@ import keras
 import numpy as np
 from keras import layers
 
-from medtriage.layers import HIDDEN, Temperature, WordPieceTokenize, with_layer_means
+from medtriage.layers import (
+    HIDDEN,
+    NumberReadings,
+    Temperature,
+    WordPieceTokenize,
+    with_layer_means,
+)
 
 HEAD_UNITS = 256
 DROPOUT = 0.2
@@ -82,7 +88,8 @@ def build_triage_model(
 ) -> keras.Model:
     """Raw strings -> {"probs": calibrated probabilities, "embedding": sentence embedding},
     plus "urgency" and "urgency_category" when urgency heads are given (they read the
-    encoder's layer means, `medtriage.layers.with_layer_means`: one encoder call for all)."""
+    encoder's layer means, `medtriage.layers.with_layer_means`: one encoder call for all, and
+    the text's number readings, `medtriage.layers.NumberReadings`)."""
     text = keras.Input(shape=(), dtype="string", name="text")
     tokenize = WordPieceTokenize(name="tokenize")
     tokenize.set_tokenizer_file(tokenizer_json)
@@ -94,5 +101,6 @@ def build_triage_model(
     probs = Temperature(temperature, name="calibrate")(head(emb))
     outputs = {"probs": probs, "embedding": emb}
     if urgency is not None:
-        outputs.update(urgency(layer_means))
+        # `training.urgency.build_heads`: [layer means, number readings] in.
+        outputs.update(urgency([layer_means, NumberReadings(name="readings")(text)]))
     return keras.Model(text, outputs, name="medtriage")

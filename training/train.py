@@ -203,6 +203,7 @@ def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
         messages,
         encode(messages["text"].tolist(), "urgency-layers"),
         encode(list(negatives), "urgency-negatives"),
+        list(negatives),
         p.seed,
     )
     cv = {k: v for k, v in fit.cross_validated.items() if k != "per_category"}

@@ -1,13 +1,21 @@
 import keras
 import numpy as np
 
-from medtriage.layers import WordPieceTokenize, encode_batch
+from medtriage.layers import (
+    LAYER_MEANS,
+    READINGS,
+    NumberReadings,
+    WordPieceTokenize,
+    encode_batch,
+)
+from medtriage.readings import readings
 from training.encoder import (
     embed_texts,
     load_pretrained_encoder,
     load_tokenizer,
     tokenizer_json_path,
 )
+from training.urgency import build_heads, urgency_inputs
 
 
 def test_tokenizer_neither_pads_nor_truncates_to_the_shipped_128():
@@ -44,3 +52,25 @@ def test_string_model_saves_and_reloads_with_the_custom_tokenizer_layer(tmp_path
     out = again(np.array(["hello world", "x"]))
     assert np.asarray(out["ids"]).shape == (2, 4)
     assert np.asarray(out["mask"]).sum() == 4 + 3
+
+
+def test_number_readings_layer_saves_reloads_and_reads_as_the_pure_function(tmp_path):
+    texts = ["my 6 week old has a temp of 38.2", "", "took 30 tylenol an hour ago", "hi 🙂"]
+    text = keras.Input(shape=(), dtype="string")
+    model = keras.Model(text, NumberReadings(name="readings")(text))
+    model.save(tmp_path / "readings.keras")
+    again = keras.saving.load_model(tmp_path / "readings.keras")
+    out = np.asarray(again(np.array(texts)))
+    assert out.shape == (4, READINGS) and out.dtype == np.float32
+    assert np.allclose(out, [readings(t) for t in texts])
+    assert np.asarray(again(np.array([], dtype=str))).shape == (0, READINGS)
+
+
+def test_urgency_heads_read_layer_means_and_number_readings():
+    texts = ["my 6 week old has a temp of 38.2", "what is gout"]
+    x = urgency_inputs(np.zeros((2, LAYER_MEANS)), texts)
+    heads = build_heads(n_categories=3, seed=0)
+    out = heads(x, training=False)
+    assert np.asarray(out["urgency"]).shape == (2, 1)
+    assert np.asarray(out["urgency_category"]).shape == (2, 3)
+    assert x[1].shape == (2, READINGS) and x[1][1].sum() == 0.0
