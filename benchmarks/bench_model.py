@@ -169,16 +169,23 @@ def urgency_cost(pipe, repeat: int) -> None:
     without = summary("model without urgency outputs, 1 q", paired["without"])
     diff = statistics.median(a - b for a, b in zip(paired["with"], paired["without"], strict=True))
     heads = m.get_layer("urgency")
-    call_heads = tf.function(lambda e: heads(e, training=False))
-    # The heads' input: the layer means (older versions: the embedding).
-    emb = tf.random.normal((1, heads.input.shape[-1]))
-    alone = summary("urgency heads alone on their input", timings(lambda q: call_heads(emb), QUESTIONS, repeat))  # fmt: skip
+    # The heads' inputs: the layer means and the number readings (older versions: the layer
+    # means, or the embedding, alone).
+    feats = [tf.random.normal((1, x.shape[-1])) for x in heads.inputs]
+    call_heads = tf.function(lambda *x: heads(list(x) if len(x) > 1 else x[0], training=False))
+    alone = summary("urgency heads alone on their input", timings(lambda q: call_heads(*feats), QUESTIONS, repeat))  # fmt: skip
+    reads = "none"
+    if any(layer.name == "readings" for layer in m.layers):
+        layer = m.get_layer("readings")
+        reads = summary("number readings (in the model), 1 q",
+                        timings(lambda q: layer(tf.constant([q])), QUESTIONS, repeat))  # fmt: skip
+        reads = f"{reads['p50_ms']:.3f} ms"
     outs1 = {q: pipe.predict_all([q]) for q in QUESTIONS}
     combine = summary("rules + combine (urgency_of), 1 q",
                       timings(lambda q: pipe.urgency_of(q, outs1[q]), QUESTIONS, repeat))  # fmt: skip
     print(f"urgency cost per question: paired median {diff * 1000:+.3f} ms (p50 with "
           f"{with_u['p50_ms']:.2f} vs without {without['p50_ms']:.2f}); heads alone "
-          f"{alone['p50_ms']:.3f} ms; rules+combine {combine['p50_ms']:.3f} ms; budget +1 ms")  # fmt: skip
+          f"{alone['p50_ms']:.3f} ms; number readings {reads}; rules+combine {combine['p50_ms']:.3f} ms; budget +1 ms")  # fmt: skip
 
 
 def main() -> int:
