@@ -9,6 +9,7 @@ a single process) the app's own registry is served.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import time
@@ -32,6 +33,26 @@ def multiprocess_dir() -> str | None:
         log.warning("PROMETHEUS_MULTIPROC_DIR set after prometheus_client was imported: ignored")
         return None
     return path
+
+
+class WorkerFilesCollector(MultiProcessCollector):
+    """prometheus_client's multiprocess collector, skipping files not yet sized.
+
+    A worker creates its files empty and sizes them a moment later; a scrape in between failed
+    as a whole (struct.error, a 500: prometheus/client_python#1199), which happened when a
+    killed worker's replacement started. An empty file holds no values, so skipping it is exact.
+    """
+
+    def collect(self):
+        files = [f for f in glob.glob(os.path.join(self._path, "*.db")) if _sized(f)]
+        return self.merge(files, accumulate=True)
+
+
+def _sized(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except FileNotFoundError:  # a dead worker's live gauges, removed since the glob
+        return False
 
 
 class Metrics:
@@ -75,5 +96,5 @@ class Metrics:
         registry = self.registry
         if self.multiprocess_dir:
             registry = CollectorRegistry()
-            MultiProcessCollector(registry, path=self.multiprocess_dir)
+            WorkerFilesCollector(registry, path=self.multiprocess_dir)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
