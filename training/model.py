@@ -1,7 +1,12 @@
 """The triage model: frozen MiniLM encoder, a small trained head, temperature-scaled softmax.
 
 The saved `.keras` model takes raw strings and returns calibrated class probabilities and the
-sentence embedding (which the QA retriever reuses, so a question is encoded once).
+sentence embedding (which the QA retriever reuses, so a question is encoded once). The head
+reads the encoder's layer means (`medtriage.layers.with_layer_means`), as the urgency heads do:
+what is asked ("how is it treated", "what causes it") lives in the wording, which the middle
+layers keep and the last one, tuned for topic similarity, blurs. In 5-fold cross-validation
+over the consumer questions' train and val splits, type top-1 0.605 from the sentence
+embedding, 0.660 from the layer means.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import numpy as np
 from keras import layers
 
 from medtriage.layers import (
-    HIDDEN,
+    LAYER_MEANS,
     NumberReadings,
     Temperature,
     WordPieceTokenize,
@@ -26,13 +31,13 @@ BATCH = 128
 
 
 def build_head(n_labels: int, seed: int) -> keras.Model:
-    """Embedding -> logits."""
+    """Layer means -> logits."""
     keras.utils.set_random_seed(seed)
-    emb = keras.Input(shape=(HIDDEN,), name="embedding")
-    x = layers.Dense(HEAD_UNITS, activation="relu", name="hidden")(emb)
+    feats = keras.Input(shape=(LAYER_MEANS,), name="layer_means")
+    x = layers.Dense(HEAD_UNITS, activation="relu", name="hidden")(feats)
     x = layers.Dropout(DROPOUT, name="dropout")(x)
     logits = layers.Dense(n_labels, name="logits")(x)
-    return keras.Model(emb, logits, name="head")
+    return keras.Model(feats, logits, name="head")
 
 
 def train_head(
@@ -45,7 +50,7 @@ def train_head(
     seed: int,
     verbose: int = 1,
 ) -> tuple[keras.Model, dict]:
-    """Fit the head on precomputed embeddings, keeping the best epoch on validation loss."""
+    """Fit the head on precomputed layer means, keeping the best epoch on validation loss."""
     head = build_head(n_labels, seed)
     head.compile(
         optimizer=keras.optimizers.Adam(1e-3),
@@ -87,18 +92,15 @@ def build_triage_model(
     urgency: keras.Model | None = None,
 ) -> keras.Model:
     """Raw strings -> {"probs": calibrated probabilities, "embedding": sentence embedding},
-    plus "urgency" and "urgency_category" when urgency heads are given (they read the
-    encoder's layer means, `medtriage.layers.with_layer_means`: one encoder call for all, and
-    the text's number readings, `medtriage.layers.NumberReadings`)."""
+    plus "urgency" and "urgency_category" when urgency heads are given. The heads read the
+    encoder's layer means (`medtriage.layers.with_layer_means`: one encoder call for all); the
+    urgency heads also the text's number readings (`medtriage.layers.NumberReadings`)."""
     text = keras.Input(shape=(), dtype="string", name="text")
     tokenize = WordPieceTokenize(name="tokenize")
     tokenize.set_tokenizer_file(tokenizer_json)
     ids, mask = tokenize(text)
-    if urgency is None:
-        emb = encoder([ids, mask])
-    else:
-        emb, layer_means = with_layer_means(encoder)([ids, mask])
-    probs = Temperature(temperature, name="calibrate")(head(emb))
+    emb, layer_means = with_layer_means(encoder)([ids, mask])
+    probs = Temperature(temperature, name="calibrate")(head(layer_means))
     outputs = {"probs": probs, "embedding": emb}
     if urgency is not None:
         # `training.urgency.build_heads`: [layer means, number readings] in.

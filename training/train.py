@@ -15,7 +15,7 @@ import pandas as pd
 import tensorflow as tf
 
 from medtriage.focus import FocusIndex
-from medtriage.layers import with_layer_means
+from medtriage.layers import HIDDEN, with_layer_means
 from medtriage.passages import chunks
 from medtriage.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
 from medtriage.rerank import Reranker
@@ -71,7 +71,9 @@ class Prepared:
     encoder: keras.Model
     tok: object
     kb_q: np.ndarray
+    kb_q_layers: np.ndarray  # the questions' layer means (the heads' input); kb_q is their tail
     kb_a: np.ndarray
+    kb_a_layers: np.ndarray  # the same for each answer's start (its first chunk)
     seed: int
     limit: int | None
     progress: bool
@@ -92,6 +94,7 @@ def prepare(data_path: str | None, limit: int | None, seed: int, progress: bool)
         f"{len(split.train)}/{len(split.val)}/{len(split.test)} (by focus)"
     )
     encoder, tok = load_pretrained_encoder(), load_tokenizer()
+    features = layer_means_model(encoder)
     per_row = [chunks(a, q)[:MAX_CHUNKS] for a, q in zip(df["answer"], df["question"], strict=True)]
     chunk_offsets = np.cumsum([0] + [len(c) for c in per_row])
     chunk_texts = [c for row in per_row for c in row]
@@ -99,9 +102,24 @@ def prepare(data_path: str | None, limit: int | None, seed: int, progress: bool)
         f"encoding {len(df)} MedQuAD questions and {len(chunk_texts)} answer chunks with MiniLM "
         "(cached on disk)"
     )
-    kb_q = cached_embeddings(encoder, tok, df["question"].tolist(), "kb-question", progress)
-    chunk_emb = cached_embeddings(encoder, tok, chunk_texts, "answer chunks", progress)
-    kb_a = chunk_emb[chunk_offsets[:-1]]  # each answer's first chunk stands for its start
+    # One encoder pass gives both: the layer means end with the sentence embedding.
+    kb_q_layers = cached_embeddings(
+        features, tok, df["question"].tolist(), "kb-question-layers", progress
+    )
+    kb_q = np.ascontiguousarray(kb_q_layers[:, -HIDDEN:])
+    # Each answer's first chunk stands for its start, which the head also learns from: those
+    # get layer means, the rest only embeddings (each chunk is still encoded once).
+    first = chunk_offsets[:-1]
+    kb_a_layers = cached_embeddings(
+        features, tok, [chunk_texts[i] for i in first], "answer-start-layers", progress
+    )
+    rest = np.setdiff1d(np.arange(len(chunk_texts)), first)
+    chunk_emb = np.empty((len(chunk_texts), HIDDEN), dtype=np.float32)
+    chunk_emb[first] = kb_a_layers[:, -HIDDEN:]
+    chunk_emb[rest] = cached_embeddings(
+        encoder, tok, [chunk_texts[i] for i in rest], "answer chunks", progress
+    )
+    kb_a = chunk_emb[first]
     drugs = unanswerable.drug_split(seed)
     return Prepared(
         df,
@@ -112,7 +130,9 @@ def prepare(data_path: str | None, limit: int | None, seed: int, progress: bool)
         encoder,
         tok,
         kb_q,
+        kb_q_layers,
         kb_a,
+        kb_a_layers,
         seed,
         limit,
         progress,
@@ -132,9 +152,15 @@ def build_index(p: Prepared) -> Retriever:
     return Retriever(p.df, bm25, p.kb_q, kb_qa, p.chunk_texts, p.chunk_offsets, p.chunk_emb)
 
 
+def layer_means_model(encoder: keras.Model) -> keras.Model:
+    """(ids, mask) -> layer means alone, for encoding what the heads learn from."""
+    features = with_layer_means(encoder)
+    return keras.Model(features.inputs, features.outputs[1], name="layer_means")
+
+
 def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, np.ndarray]:
-    """Train the head on the frozen encoder's embeddings; returns it, its history and the
-    validation embeddings and labels (for calibration)."""
+    """Train the head on the frozen encoder's layer means; returns it, its history and the
+    validation features and labels (for calibration)."""
     index = {label: i for i, label in enumerate(p.labels)}
     split, seed = p.split, p.seed
     x_text, y_text = training_texts(split.train, p.drugs["train"], seed)
@@ -143,14 +169,18 @@ def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, n
     c_text, c_lab = consumer_examples(p.labels, seed, "train")
     x_text += c_text * CONSUMER_REPEAT
     y_text += c_lab * CONSUMER_REPEAT
-    extra = cached_embeddings(p.encoder, p.tok, x_text[2 * len(split.train) :], "extra", p.progress)
+    features = layer_means_model(p.encoder)
+
+    def encode(texts: list[str], desc: str) -> np.ndarray:
+        return cached_embeddings(features, p.tok, texts, desc, p.progress)
+
     rows, vrows = split.train["row"].to_numpy(), split.val["row"].to_numpy()
-    # Questions and answer starts are rows of the knowledge base: reuse their embeddings.
-    x = np.concatenate([p.kb_q[rows], p.kb_a[rows], extra])
+    extra = encode(x_text[2 * len(split.train) :], "extra-layers")
+    # Questions and answer starts are rows of the knowledge base: reuse their layer means.
+    x = np.concatenate([p.kb_q_layers[rows], p.kb_a_layers[rows], extra])
     val_drugs = unanswerable.questions(p.drugs["val"], seed + 1)
     cv_text, cv_lab = consumer_examples(p.labels, seed, "val")
-    val_emb = cached_embeddings(p.encoder, p.tok, val_drugs + cv_text, "val", p.progress)
-    xv = np.concatenate([p.kb_q[vrows], val_emb])
+    xv = np.concatenate([p.kb_q_layers[vrows], encode(val_drugs + cv_text, "val-layers")])
     v_lab = split.val["category"].tolist() + [data.UNANSWERABLE] * len(val_drugs) + cv_lab
     y = np.array([index[label] for label in y_text])
     yv = np.array([index[label] for label in v_lab])
@@ -188,22 +218,17 @@ def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
     questions as informational negatives), read from the encoder's layer means; threshold by
     cross-validation over those splits (`training.urgency.fit_urgency`)."""
     messages = urgency.load_messages()
-    features = with_layer_means(p.encoder)
-    features = keras.Model(features.inputs, features.outputs[1], name="layer_means")
-    train_q = p.df["question"].to_numpy()[p.split.train["row"].to_numpy()]
+    train_rows = p.split.train["row"].to_numpy()
     rng = np.random.default_rng(p.seed)
-    negatives = train_q[
-        rng.choice(len(train_q), min(urgency.NEGATIVES, len(train_q)), replace=False)
+    rows = train_rows[
+        rng.choice(len(train_rows), min(urgency.NEGATIVES, len(train_rows)), replace=False)
     ]
-
-    def encode(texts: list[str], desc: str) -> np.ndarray:
-        return cached_embeddings(features, p.tok, texts, desc, p.progress)
-
+    texts = messages["text"].tolist()
     fit = urgency.fit_urgency(
         messages,
-        encode(messages["text"].tolist(), "urgency-layers"),
-        encode(list(negatives), "urgency-negatives"),
-        list(negatives),
+        cached_embeddings(layer_means_model(p.encoder), p.tok, texts, "urgency-layers", p.progress),
+        p.kb_q_layers[rows],
+        p.df["question"].to_numpy()[rows].tolist(),
         p.seed,
     )
     cv = {k: v for k, v in fit.cross_validated.items() if k != "per_category"}
