@@ -80,6 +80,11 @@ class Prepared:
     chunk_texts: list[str]
     chunk_offsets: np.ndarray
     chunk_emb: np.ndarray
+    layer_means: keras.Model  # the encoder with layer means out (`layer_means_model`)
+
+    def encode_layers(self, texts: list[str], desc: str) -> np.ndarray:
+        """Layer means of `texts` (what the heads read), cached on disk like the embeddings."""
+        return cached_embeddings(self.layer_means, self.tok, texts, desc, self.progress)
 
 
 def prepare(data_path: str | None, limit: int | None, seed: int, progress: bool) -> Prepared:
@@ -139,6 +144,7 @@ def prepare(data_path: str | None, limit: int | None, seed: int, progress: bool)
         chunk_texts,
         chunk_offsets,
         chunk_emb,
+        features,
     )
 
 
@@ -169,18 +175,13 @@ def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, n
     c_text, c_lab = consumer_examples(p.labels, seed, "train")
     x_text += c_text * CONSUMER_REPEAT
     y_text += c_lab * CONSUMER_REPEAT
-    features = layer_means_model(p.encoder)
-
-    def encode(texts: list[str], desc: str) -> np.ndarray:
-        return cached_embeddings(features, p.tok, texts, desc, p.progress)
-
     rows, vrows = split.train["row"].to_numpy(), split.val["row"].to_numpy()
-    extra = encode(x_text[2 * len(split.train) :], "extra-layers")
+    extra = p.encode_layers(x_text[2 * len(split.train) :], "extra-layers")
     # Questions and answer starts are rows of the knowledge base: reuse their layer means.
     x = np.concatenate([p.kb_q_layers[rows], p.kb_a_layers[rows], extra])
     val_drugs = unanswerable.questions(p.drugs["val"], seed + 1)
     cv_text, cv_lab = consumer_examples(p.labels, seed, "val")
-    xv = np.concatenate([p.kb_q_layers[vrows], encode(val_drugs + cv_text, "val-layers")])
+    xv = np.concatenate([p.kb_q_layers[vrows], p.encode_layers(val_drugs + cv_text, "val-layers")])
     v_lab = split.val["category"].tolist() + [data.UNANSWERABLE] * len(val_drugs) + cv_lab
     y = np.array([index[label] for label in y_text])
     yv = np.array([index[label] for label in v_lab])
@@ -226,7 +227,7 @@ def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
     texts = messages["text"].tolist()
     fit = urgency.fit_urgency(
         messages,
-        cached_embeddings(layer_means_model(p.encoder), p.tok, texts, "urgency-layers", p.progress),
+        p.encode_layers(texts, "urgency-layers"),
         p.kb_q_layers[rows],
         p.df["question"].to_numpy()[rows].tolist(),
         p.seed,
