@@ -37,6 +37,12 @@ MAX_NAMES_PER_CUI = 3
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _PAREN_ACRONYM_RE = re.compile(r"\(([A-Z][A-Za-z0-9\-]{1,9})\)")
 _ABBREV_RE = re.compile(r"^[A-Z0-9][A-Za-z0-9\-]{1,9}$")
+_BREAK_RE = re.compile(r"[.?!:;\n]")
+# Without a SUBJECT: marker, this many opening words (up to a sentence break) count as the
+# subject line. Both chosen on the consumer train+val messages: the top condition agrees with
+# the one their expert summary names for 0.628 of 494 with no lead and bonus 0.15, 0.648 now.
+LEAD_TOKENS = 6
+SUBJECT_BONUS = 0.2
 _SUBJECT_RE = re.compile(r"^\s*SUBJECT\s*:(.*?)MESSAGE\s*:", re.S | re.I)
 
 # Names never worth matching on their own: function words and vague nouns that MedQuAD happens
@@ -109,6 +115,20 @@ def damerau_levenshtein(a: str, b: str, limit: int = 2) -> int:
 
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _lead_end(text: str, toks: list[tuple[str, int, int]]) -> int:
+    """Where the subject line ends: the SUBJECT: marker's, else the opening words up to the
+    first sentence break (people put the condition in the subject or first words); -1 if none."""
+    m = _SUBJECT_RE.match(text)
+    if m:
+        return m.end(1)
+    if LEAD_TOKENS <= 0:
+        return -1
+    cut = min(len(toks), LEAD_TOKENS)
+    end = toks[cut - 1][2]
+    brk = _BREAK_RE.search(text, 0, end)
+    return brk.start() if brk else end
 
 
 @dataclass(frozen=True)
@@ -442,8 +462,7 @@ class FocusIndex:
             for k in range(h.start_tok, h.end_tok):
                 taken[k] = True
             chosen.append(h)
-        m = _SUBJECT_RE.match(text)
-        subject_end = m.end(1) if m else -1
+        subject_end = _lead_end(text, toks)
         total = max(len(text), 1)
         per_group: dict[int, tuple[float, _Hit]] = {}
         mentions: Counter[int] = Counter(h.group for h in chosen)
@@ -463,7 +482,7 @@ class FocusIndex:
             # Rank: confidence, subject line, repeated mentions, specificity, first-named.
             score = (
                 h.confidence
-                + (0.15 if start < subject_end or h.group in in_subject else 0.0)
+                + (SUBJECT_BONUS if start < subject_end or h.group in in_subject else 0.0)
                 + 0.05 * min(mentions[h.group] - 1, 3)
                 + 0.01 * min(n_tok - 1, 3)
                 - 0.1 * start / total

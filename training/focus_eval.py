@@ -4,7 +4,8 @@ A hit is when the top match's condition group holds one of the annotated foci: t
 string, normalised, equals one of the group's MedQuAD foci, or recognising the annotated string on
 its own lands in the same group (so "macular degeneration" == "age-related macular degeneration").
 Many annotated foci are drugs or procedures MedQuAD does not cover; `in_kb_*` restricts to
-questions whose annotated focus is a MedQuAD condition.
+questions whose annotated focus is a MedQuAD condition. On every consumer message of the
+development splits, it also prints how often the top condition is the one the expert summary names.
 
     python -m training.focus_eval            # consumer train/val (development)
     python -m training.focus_eval --final    # + consumer test and LiveQA Train-1 (report once)
@@ -65,6 +66,19 @@ def focus_accuracy(index: FocusIndex, questions: list[str], gold: list[list[str]
     }
 
 
+def summary_agreement(index: FocusIndex, split: str) -> tuple[float, int]:
+    """Share of a consumer split's messages whose top condition is the one their expert summary
+    names (messages whose summary names none are left out); and how many were counted."""
+    from training.consumer import load_consumer
+
+    df = load_consumer()
+    df = df[df.split == split]
+    pairs = [(t, index.recognize(s, limit=1)) for t, s in zip(df.text, df.summary, strict=True)]
+    pairs = [(t, g[0].foci) for t, g in pairs if g]
+    hits = sum(bool(m := index.recognize(t, limit=1)) and m[0].foci == g for t, g in pairs)
+    return (hits / len(pairs) if pairs else 0.0), len(pairs)
+
+
 def liveqa_set() -> tuple[list[str], list[list[str]]]:
     df = pd.read_csv(data_dir() / "liveqa_train_questions.csv.gz", keep_default_na=False, dtype=str)
     questions = [f"SUBJECT: {s} MESSAGE: {m}" for s, m in zip(df.subject, df.message, strict=True)]
@@ -98,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:15s} n={r['n']:4d} acc={r['accuracy']:.3f} cov={r['coverage']:.3f} | "
             f"in-kb n={r['n_in_kb']:4d} acc={r['in_kb_accuracy']:.3f} cov={r['in_kb_coverage']:.3f}"
         )
+    for split in ("train", "val"):
+        agree, n = summary_agreement(index, split)
+        print(f"consumer {split:5s} top condition = the summary's: {agree:.3f} of {n}")
     return 0
 
 

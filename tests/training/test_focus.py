@@ -106,6 +106,15 @@ def test_subject_line_preferred(small: FocusIndex) -> None:
     assert names(small.recognize(text))[0] == "Diabetes"
 
 
+def test_opening_words_count_as_subject_line(small: FocusIndex) -> None:
+    # Without SUBJECT: markers, a misspelled condition in the opening words still beats an
+    # exact name later in the message; past the first sentence break the bonus stops.
+    text = "diabetis question. My father also has breast cancer, what should he eat?"
+    assert names(small.recognize(text))[0] == "Diabetes"
+    later = "My father asks a question. He also has breast cancer and diabetis, what to eat?"
+    assert names(small.recognize(later))[0] == "Breast Cancer"
+
+
 def test_no_condition(small: FocusIndex) -> None:
     assert small.recognize("How do I reset my password for the website?") == []
 
