@@ -55,18 +55,54 @@ TEMPLATES: list[tuple[str, str]] = [
         "information",
         rf"^where can i (find|get) (more |the latest )?information (on|about) {_F}\??$",
     ),
-    (
-        "information",
-        r"^what (is|are) (an? )?(?P<focus>(?!.*\b(treatments?|causes?|symptoms?|prognosis|best|normal|risks?|difference)\b)[^?]+?)\??$",
-    ),
 ]
-_COMPILED = [(cat, re.compile(p, re.I)) for cat, p in TEMPLATES]
+# More summaries with one clear type (research, genetic testing, "what treatments are
+# available", support groups); kept apart so `training.type_cv` can compare with and without.
+MORE_TEMPLATES: list[tuple[str, str]] = [
+    (
+        "treatment",
+        rf"^what (new |non-drug |drug |alternative |natural/alternative |drugs/)?"
+        rf"(treatments?|therapies) (are|is) available for {_F}\??$",
+    ),
+    (
+        "treatment",
+        rf"^what are (the )?(non-drug |drug |alternative |non-steriod |latest evidence based )"
+        rf"treatments? (for|to) {_F}\??$",
+    ),
+    ("treatment", rf"^what (are|is) the treatments? and (prognosis|outlook|recovery) for {_F}\??$"),
+    ("treatment", rf"^can {_F} be cured\??$"),
+    ("treatment", rf"^are there (any )?(treatments|herbal medicines) for {_F}\??$"),
+    (
+        "research",
+        rf"^(what is the latest research on|who is doing research on|where can i find "
+        rf"(the latest research on|clinical trials (for|on))|what clinical trials are available "
+        rf"for|are there clinical trials for) {_F}\??$",
+    ),
+    ("exams and tests", rf"^where can i get genetic testing for {_F}\??$"),
+    ("exams and tests", rf"^(is|are) there (a |any )?(blood |genetic |dna )?tests? for {_F}\??$"),
+    ("prevention", rf"^how (can|is|are) {_F} (be )?prevented\??$"),
+    ("information", rf"^where can i find support groups for (people with )?{_F}\??$"),
+]
+# Last: "What is X?" when nothing more specific matched.
+CATCH_ALL = (
+    "information",
+    r"^what (is|are) (an? )?(?P<focus>(?!.*\b(treatments?|causes?|symptoms?|prognosis|best|normal|risks?|difference)\b)[^?]+?)\??$",
+)
 
 
-def template_label(summary: str) -> tuple[str | None, str | None]:
+def compile_templates(templates: list[tuple[str, str]]) -> list[tuple[str, re.Pattern]]:
+    return [(cat, re.compile(p, re.I)) for cat, p in templates]
+
+
+_COMPILED = compile_templates(TEMPLATES + MORE_TEMPLATES + [CATCH_ALL])
+
+
+def template_label(
+    summary: str, compiled: list[tuple[str, re.Pattern]] | None = None
+) -> tuple[str | None, str | None]:
     """(category, focus as written) of a summary that follows a template, else (None, None)."""
     text = " ".join(summary.split()).strip()
-    for category, pattern in _COMPILED:
+    for category, pattern in compiled or _COMPILED:
         match = pattern.search(text)
         if match:
             focus = match.groupdict().get("focus")

@@ -71,6 +71,20 @@ def train_head(
     return head, hist.history
 
 
+def label_shift(consumer: np.ndarray, mix: np.ndarray, n_labels: int) -> np.ndarray:
+    """Log ratio of the consumer questions' label frequencies to the training mix's (add-one
+    smoothed): what moves the head's prior from MedQuAD's mix of types to what people ask."""
+    cons = np.bincount(consumer, minlength=n_labels) + 1.0
+    train = np.bincount(mix, minlength=n_labels) + 1.0
+    return np.log(cons / cons.sum()) - np.log(train / train.sum())
+
+
+def shift_logits(head: keras.Model, shift: np.ndarray) -> None:
+    """Add `shift` to the head's logits (its output layer's bias): the saved model keeps it."""
+    kernel, bias = head.get_layer("logits").get_weights()
+    head.get_layer("logits").set_weights([kernel, bias + shift.astype(bias.dtype)])
+
+
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     """The temperature minimising negative log-likelihood on held-out data (grid search)."""
     best_t, best_nll = 1.0, np.inf
