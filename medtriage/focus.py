@@ -43,6 +43,7 @@ _BREAK_RE = re.compile(r"[.?!:;\n]")
 # the one their expert summary names for 0.628 of 494 with no lead and bonus 0.15, 0.648 now.
 LEAD_TOKENS = 6
 SUBJECT_BONUS = 0.2
+_BOOKLET_RE = re.compile(r"what i need to know about\s+", re.I)
 _SUBJECT_RE = re.compile(r"^\s*SUBJECT\s*:(.*?)MESSAGE\s*:", re.S | re.I)
 
 # Names never worth matching on their own: function words and vague nouns that MedQuAD happens
@@ -115,6 +116,13 @@ def damerau_levenshtein(a: str, b: str, limit: int = 2) -> int:
 
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def display_name(name: str) -> str:
+    """A condition's name as shown: NIDDK's booklet titles ("What I need to know about
+    Hepatitis B") lose their prefix, so the canonical question reads "... for Hepatitis B?"."""
+    m = _BOOKLET_RE.match(name)
+    return name[m.end() :] if m and m.end() < len(name) else name
 
 
 def _lead_end(text: str, toks: list[tuple[str, int, int]]) -> int:
@@ -497,7 +505,7 @@ class FocusIndex:
             out.append(
                 FocusMatch(
                     text=text[start:end],
-                    matched=g["name"],
+                    matched=display_name(g["name"]),
                     confidence=round(min(max(h.confidence, 0.0), 1.0), 3),
                     foci=tuple(g["foci"]),
                     start=start,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from medtriage.focus import FocusIndex, FocusMatch
+from medtriage.focus import FocusIndex, FocusMatch, display_name
 from training.focus_eval import data_dir, focus_accuracy
 
 ROWS = [
@@ -113,6 +113,21 @@ def test_opening_words_count_as_subject_line(small: FocusIndex) -> None:
     assert names(small.recognize(text))[0] == "Diabetes"
     later = "My father asks a question. He also has breast cancer and diabetis, what to eat?"
     assert names(small.recognize(later))[0] == "Breast Cancer"
+
+
+def test_booklet_titles_are_shown_without_their_prefix() -> None:
+    # NIDDK's booklets outnumber MedlinePlus's one row, so their title names the group.
+    rows = [
+        ("What I need to know about Hepatitis B", "Hepatitis B", "C0019163", "A liver infection."),
+        ("What I need to know about Hepatitis B", "Hepatitis B", "C0019163", "It is treated."),
+        ("Hepatitis B", "", "C0019163", "Hepatitis B is a virus."),
+    ]
+    index = FocusIndex.build(pd.DataFrame(rows, columns=["focus", "synonyms", "cuis", "answer"]))
+    (m,) = index.recognize("Is there a cure for hepatitis b?")
+    assert m.matched == "Hepatitis B"
+    assert "what i need to know about hepatitis b" in m.foci
+    assert display_name("What I need to know about Gas") == "Gas"
+    assert display_name("Glaucoma") == "Glaucoma"
 
 
 def test_no_condition(small: FocusIndex) -> None:
