@@ -127,14 +127,11 @@ def display_name(name: str) -> str:
 
 def _lead_end(text: str, toks: list[tuple[str, int, int]]) -> int:
     """Where the subject line ends: the SUBJECT: marker's, else the opening words up to the
-    first sentence break (people put the condition in the subject or first words); -1 if none."""
+    first sentence break (people put the condition in the subject or first words)."""
     m = _SUBJECT_RE.match(text)
     if m:
         return m.end(1)
-    if LEAD_TOKENS <= 0:
-        return -1
-    cut = min(len(toks), LEAD_TOKENS)
-    end = toks[cut - 1][2]
+    end = toks[min(len(toks), LEAD_TOKENS) - 1][2]
     brk = _BREAK_RE.search(text, 0, end)
     return brk.start() if brk else end
 
@@ -171,6 +168,8 @@ class FocusIndex:
         self.names = names
         self.abbrevs = abbrevs  # surface abbreviation (case kept) -> [group]
         self.ordinary = set(ordinary)  # raw corpus words that are never "corrected"
+        # What `FocusMatch.matched` shows, worked out once (published indexes keep raw names).
+        self._shown = [display_name(g["name"]) for g in groups]
         self._compile()
 
     # ---------------------------------------------------------------- build
@@ -505,7 +504,7 @@ class FocusIndex:
             out.append(
                 FocusMatch(
                     text=text[start:end],
-                    matched=display_name(g["name"]),
+                    matched=self._shown[h.group],
                     confidence=round(min(max(h.confidence, 0.0), 1.0), 3),
                     foci=tuple(g["foci"]),
                     start=start,
