@@ -161,38 +161,48 @@ def layer_means_model(encoder: keras.Model) -> keras.Model:
     return keras.Model(features.inputs, features.outputs[1], name="layer_means")
 
 
+def head_examples(p: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The type head's examples besides consumer messages, as layer means and label indices:
+    for training, the training questions, drug questions (`unanswerable`) and consumer-style
+    phrasings over the training foci; for validation, the validation questions and drug
+    questions. (`fit_head` adds the consumer messages; `training.type_cv` its folds of them.)"""
+    index = {label: i for i, label in enumerate(p.labels)}
+    # Not the answer starts: they taught the head that narrative text (what a person's message
+    # looks like too) means whatever its answer was about; type top-1 0.671 with them, 0.697
+    # without (`python -m training.type_cv`).
+    texts, labels = training_texts(p.split.train, p.drugs["train"], p.seed, answer_starts=False)
+    rows, vrows = p.split.train["row"].to_numpy(), p.split.val["row"].to_numpy()
+    # The questions are rows of the knowledge base: reuse their layer means.
+    x = np.concatenate([p.kb_q_layers[rows], p.encode_layers(texts[len(rows) :], "extra-layers")])
+    val_drugs = unanswerable.questions(p.drugs["val"], p.seed + 1)
+    xv = np.concatenate([p.kb_q_layers[vrows], p.encode_layers(val_drugs, "val-drug-layers")])
+    v_labels = p.split.val["category"].tolist() + [data.UNANSWERABLE] * len(val_drugs)
+    y = np.array([index[label] for label in labels])
+    yv = np.array([index[label] for label in v_labels])
+    return x, y, xv, yv
+
+
 def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, np.ndarray]:
     """Train the head on the frozen encoder's layer means; returns it, its history and the
     validation features and labels (for calibration)."""
     index = {label: i for i, label in enumerate(p.labels)}
-    split, seed = p.split, p.seed
-    # Not the answer starts: they taught the head that narrative text (what a person's message
-    # looks like too) means whatever its answer was about; type top-1 0.671 with them, 0.697
-    # without (`python -m training.type_cv`).
-    x_text, y_text = training_texts(split.train, p.drugs["train"], seed, answer_starts=False)
+    x, y, xv, yv = head_examples(p)
     # Real consumer wording (the template-labelled part of the consumer questions' train split),
     # repeated so a few hundred messages weigh against thousands of templated questions.
-    c_text, c_lab = consumer_examples(p.labels, seed, "train")
-    x_text += c_text * CONSUMER_REPEAT
-    y_text += c_lab * CONSUMER_REPEAT
-    rows, vrows = split.train["row"].to_numpy(), split.val["row"].to_numpy()
-    extra = p.encode_layers(x_text[len(split.train) :], "extra-layers")
-    # The questions are rows of the knowledge base: reuse their layer means.
-    x = np.concatenate([p.kb_q_layers[rows], extra])
-    val_drugs = unanswerable.questions(p.drugs["val"], seed + 1)
-    cv_text, cv_lab = consumer_examples(p.labels, seed, "val")
-    xv = np.concatenate([p.kb_q_layers[vrows], p.encode_layers(val_drugs + cv_text, "val-layers")])
-    v_lab = split.val["category"].tolist() + [data.UNANSWERABLE] * len(val_drugs) + cv_lab
-    y = np.array([index[label] for label in y_text])
-    yv = np.array([index[label] for label in v_lab])
+    c_text, c_lab = consumer_examples(p.labels, p.seed, "train")
+    c_x = p.encode_layers(c_text, "consumer-layers")
+    c_y = np.array([index[label] for label in c_lab], dtype=int)
+    x = np.concatenate([x] + [c_x] * CONSUMER_REPEAT)
+    y = np.concatenate([y] + [c_y] * CONSUMER_REPEAT)
+    cv_text, cv_lab = consumer_examples(p.labels, p.seed, "val")
+    xv = np.concatenate([xv, p.encode_layers(cv_text, "consumer-val-layers")])
+    yv = np.concatenate([yv, np.array([index[label] for label in cv_lab], dtype=int)])
     log(f"training the head on {len(x)} examples for up to {epochs} epochs")
     head, history = train_head(
-        x, y, xv, yv, len(p.labels), epochs, seed, verbose=2 if p.progress else 0
+        x, y, xv, yv, len(p.labels), epochs, p.seed, verbose=2 if p.progress else 0
     )
     if c_lab:  # without consumer questions there is no prior to move toward
-        shift = PRIOR_WEIGHT * label_shift(
-            np.array([index[c] for c in c_lab], dtype=int), y, len(p.labels)
-        )
+        shift = PRIOR_WEIGHT * label_shift(c_y, y, len(p.labels))
         shift_logits(head, shift)
         log(
             "logit shift toward consumer questions: "

@@ -21,11 +21,10 @@ import sys
 
 import numpy as np
 
-from training import data, unanswerable
+from training import data
 from training.consumer import CATCH_ALL, TEMPLATES, compile_templates, load_consumer, template_label
-from training.examples import training_texts
 from training.model import label_shift, train_head
-from training.train import CONSUMER_REPEAT, PRIOR_WEIGHT, prepare
+from training.train import CONSUMER_REPEAT, PRIOR_WEIGHT, head_examples, prepare
 
 FOLDS = 5
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
@@ -39,19 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     p = prepare(None, None, data.SEED, progress=True)
     index = {label: i for i, label in enumerate(p.labels)}
     n = len(p.labels)
-    x_text, y_text = training_texts(p.split.train, p.drugs["train"], p.seed, answer_starts=False)
-    rows, vrows = p.split.train["row"].to_numpy(), p.split.val["row"].to_numpy()
-    extra = p.encode_layers(x_text[len(rows) :], "extra-layers")
-    x_base = np.concatenate([p.kb_q_layers[rows], extra])
-    y_base = np.array([index[label] for label in y_text])
+    x_base, y_base, xv, yv = head_examples(p)
     starts = [data.answer_start(a) for a in p.split.train["answer"]]
     x_starts = p.encode_layers(starts, "cv-answer-starts")
-    y_starts = y_base[: len(rows)]
-    val_drugs = unanswerable.questions(p.drugs["val"], p.seed + 1)
-    xv = np.concatenate([p.kb_q_layers[vrows], p.encode_layers(val_drugs, "cv-val-drugs")])
-    yv = np.array(
-        [index[c] for c in p.split.val["category"]] + [index[data.UNANSWERABLE]] * len(val_drugs)
-    )
+    y_starts = y_base[: len(p.split.train)]  # the training questions' labels come first
 
     df = load_consumer(p.seed)
     dev = df[df["split"] != "test"].reset_index(drop=True)
