@@ -20,6 +20,9 @@ from training.data import SEED, SHARED_DATA
 
 TEST_FRACTION = 0.25
 VAL_FRACTION = 0.15
+# Every summary's type, labelled by hand from the summary alone (ids and labels only: the
+# messages are not ours to publish); `training/data/README.md` says how.
+HAND_LABELS = Path(__file__).resolve().parent / "data" / "consumer_types.csv"
 
 # (category, pattern with an optional `focus` group), tried in order on the summary.
 _F = r"(?P<focus>[^?]+?)"
@@ -123,8 +126,18 @@ def message_text(question: str) -> str:
     return " ".join(text.split())
 
 
+def hand_labels(path: Path | None = None) -> dict[str, str]:
+    """id -> category, as labelled by hand (empty when the file is absent)."""
+    path = path or HAND_LABELS
+    if not path.exists():
+        return {}
+    table = pd.read_csv(path, keep_default_na=False, dtype=str)
+    return dict(zip(table["id"], table["category"], strict=True))
+
+
 def load_consumer(seed: int = SEED) -> pd.DataFrame | None:
-    """Every consumer question with `text`, `category`, `focus_text` and `split`; None if absent."""
+    """Every consumer question with `text`, `category` (from a template, else ""),
+    `hand_category` (by hand, else ""), `focus_text` and `split`; None if absent."""
     path = consumer_path()
     if not path.exists():
         return None
@@ -133,6 +146,7 @@ def load_consumer(seed: int = SEED) -> pd.DataFrame | None:
     labels = df["summary"].map(template_label)
     df["category"] = labels.map(lambda x: x[0] or "")
     df["focus_text"] = labels.map(lambda x: x[1] or "")
+    df["hand_category"] = df["id"].map(hand_labels()).fillna("")
     ids = np.array(sorted(df["id"]))
     rng = np.random.default_rng(seed)
     rng.shuffle(ids)
@@ -141,3 +155,11 @@ def load_consumer(seed: int = SEED) -> pd.DataFrame | None:
     part.update({i: "val" for i in ids[n_test : n_test + n_val]})
     df["split"] = df["id"].map(lambda i: part.get(i, "train"))
     return df
+
+
+def consumer_hand_labelled(split: str, seed: int = SEED) -> pd.DataFrame | None:
+    """The consumer questions of one split that have a hand label (None without the data)."""
+    df = load_consumer(seed)
+    if df is None:
+        return None
+    return df[(df["split"] == split) & (df["hand_category"] != "")].reset_index(drop=True)

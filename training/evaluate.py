@@ -21,6 +21,7 @@ from common import REPO_ROOT
 from medtriage.redflags import is_urgent
 from training import data, unanswerable
 from training.answer_eval import consumer_heldout, quality
+from training.consumer import consumer_hand_labelled
 from training.examples import sample, training_texts
 from training.urgency import urgency_report
 
@@ -55,6 +56,19 @@ def consumer_scores(probs: np.ndarray, labels: list[str], gold: list[list[str]])
         "top1": round(float(np.mean(hit1)), 4) if gold else None,
         "top2": round(float(np.mean(hit2)), 4) if gold else None,
         "n": len(gold),
+    }
+
+
+def hand_scores(probs: np.ndarray, labels: list[str], rows: pd.DataFrame) -> dict:
+    """Type top-1/top-2 against the hand labels: every message, and those MedQuAD could answer
+    (not `unanswerable`)."""
+    gold = [[c] for c in rows["hand_category"]]
+    answerable = (rows["hand_category"] != data.UNANSWERABLE).to_numpy()
+    return {
+        "all": consumer_scores(probs, labels, gold),
+        "answerable": consumer_scores(
+            probs[answerable], labels, [g for g, a in zip(gold, answerable, strict=True) if a]
+        ),
     }
 
 
@@ -107,6 +121,7 @@ def evaluate_pipeline(
     drug_q = unanswerable.questions(drugs["test"], seed + 2)
     consumer = data.load_consumer_questions()
     answerable = consumer[consumer["categories"].map(bool)] if consumer is not None else None
+    hand = consumer_hand_labelled("test", seed)
     baseline = train_baseline(split, drugs, seed)
     steps.update()
 
@@ -134,6 +149,8 @@ def evaluate_pipeline(
         if answerable is not None and len(answerable):
             c_probs = predict(answerable["text"].tolist())
             entry["consumer"] = consumer_scores(c_probs, labels, answerable["categories"].tolist())
+        if hand is not None and len(hand):
+            entry["consumer_test_hand"] = hand_scores(predict(hand["text"].tolist()), labels, hand)
         report[name] = entry
     steps.update()
     if answerable is not None and len(answerable):

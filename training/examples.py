@@ -36,12 +36,15 @@ def training_texts(
     return texts + drug_q + para_q, labels + [data.UNANSWERABLE] * len(drug_q) + para_y
 
 
-def consumer_examples(labels: list[str], seed: int, split: str) -> tuple[list[str], list[str]]:
-    """Consumer messages of one split whose expert summary gives a category we have."""
+def consumer_examples(
+    labels: list[str], seed: int, split: str, column: str = "category"
+) -> tuple[list[str], list[str]]:
+    """Consumer messages of one split whose `column` (`category`: the summary's template;
+    `hand_category`: labelled by hand) gives a category we have."""
     from training.consumer import load_consumer
 
     df = load_consumer(seed)
     if df is None:
         return [], []
-    rows = df[(df["split"] == split) & df["category"].isin(labels)]
-    return rows["text"].tolist(), rows["category"].tolist()
+    rows = df[(df["split"] == split) & df[column].isin(labels)]
+    return rows["text"].tolist(), rows[column].tolist()

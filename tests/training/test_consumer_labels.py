@@ -4,10 +4,26 @@ consumer questions' mix of types."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from training.consumer import CATCH_ALL, TEMPLATES, compile_templates, template_label
+from training import consumer
+from training.consumer import (
+    CATCH_ALL,
+    HAND_LABELS,
+    TEMPLATES,
+    compile_templates,
+    template_label,
+)
+from training.examples import consumer_examples
 from training.model import build_head, label_shift, shift_logits
+
+# The categories a full training run learns (MedQuAD's merged types and `unanswerable`).
+MODEL_LABELS = {
+    "causes", "complications", "exams and tests", "frequency", "genetic changes", "information",
+    "inheritance", "outlook", "prevention", "research", "stages", "susceptibility", "symptoms",
+    "treatment", "unanswerable",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -66,3 +82,39 @@ def test_shift_logits_adds_to_the_heads_output() -> None:
     shift_logits(head, shift)
     after = np.asarray(head(x, training=False))
     np.testing.assert_allclose(after - before, np.tile(shift, (4, 1)), atol=1e-5)
+
+
+def test_hand_labels_cover_every_consumer_question_once() -> None:
+    table = pd.read_csv(HAND_LABELS, keep_default_na=False, dtype=str)
+    assert list(table.columns) == ["id", "category"]
+    assert table["id"].is_unique and len(table) == 1059
+    assert set(table["category"]) <= MODEL_LABELS
+    assert "question" not in table.columns and "summary" not in table.columns
+
+
+def test_consumer_examples_take_hand_or_template_labels(tmp_path, monkeypatch) -> None:
+    pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "source": "MeQSum",
+            "question": ["SUBJECT: lupus MESSAGE: what is lupus", "cure for gout?", "my rash"],
+            "summary": ["What is lupus?", "How is gout treated?", "Why do I have a rash?"],
+        }
+    ).to_csv(tmp_path / "consumer.csv", index=False)
+    (tmp_path / "hand.csv").write_text("id,category\na,treatment\nb,treatment\nc,causes\n")
+    monkeypatch.setenv("MEDTRIAGE_CONSUMER", str(tmp_path / "consumer.csv"))
+    monkeypatch.setattr(consumer, "HAND_LABELS", tmp_path / "hand.csv")
+    monkeypatch.setattr(consumer, "TEST_FRACTION", 0.0)
+    monkeypatch.setattr(consumer, "VAL_FRACTION", 0.0)
+    labels = ["causes", "information", "treatment"]
+    texts, by_template = consumer_examples(labels, 0, "train")
+    assert dict(zip(texts, by_template, strict=True)) == {
+        "lupus what is lupus": "information",
+        "cure for gout?": "treatment",
+    }
+    texts, by_hand = consumer_examples(labels, 0, "train", "hand_category")
+    assert dict(zip(texts, by_hand, strict=True)) == {
+        "lupus what is lupus": "treatment",
+        "cure for gout?": "treatment",
+        "my rash": "causes",
+    }
