@@ -117,15 +117,19 @@ def quality(pipe, questions: pd.DataFrame, summaries: list[str] | None = None) -
 
 
 def consumer_heldout(
-    split: str = "test", seed: int | None = None
+    split: str = "test", seed: int | None = None, labels: str = "template"
 ) -> tuple[pd.DataFrame, list[str]] | None:
-    """The consumer questions of one split with a template label and a focus, plus summaries."""
+    """The consumer questions of one split with a type (not `unanswerable`) and a focus, plus
+    their summaries. `labels`: "template" (both from the summary's template) or "hand" (both
+    labelled by hand, `training/data/`)."""
     from training.consumer import load_consumer
     from training.data import SEED
 
     df = load_consumer(seed if seed is not None else SEED)
     if df is None:
         return None
+    if labels == "hand":
+        df = df.assign(category=df["hand_category"], focus_text=df["hand_focus"])
     rows = df[(df["split"] == split) & (df["category"] != "") & (df["category"] != "unanswerable")]
     rows = rows[rows["focus_text"] != ""].copy()
     rows["foci"] = rows["focus_text"].map(lambda f: [f.lower().strip()])

@@ -23,6 +23,8 @@ VAL_FRACTION = 0.15
 # Every summary's type, labelled by hand from the summary alone (ids and labels only: the
 # messages are not ours to publish); `training/data/README.md` says how.
 HAND_LABELS = Path(__file__).resolve().parent / "data" / "consumer_types.csv"
+# The condition each summary asks about, as written in it (empty: a medicine or no condition).
+HAND_FOCI = Path(__file__).resolve().parent / "data" / "consumer_foci.csv"
 
 # (category, pattern with an optional `focus` group), tried in order on the summary.
 _F = r"(?P<focus>[^?]+?)"
@@ -126,18 +128,20 @@ def message_text(question: str) -> str:
     return " ".join(text.split())
 
 
-def hand_labels(path: Path | None = None) -> dict[str, str]:
-    """id -> category, as labelled by hand (empty when the file is absent)."""
+def hand_labels(path: Path | None = None, column: str = "category") -> dict[str, str]:
+    """id -> `column` (category, or focus with HAND_FOCI), labelled by hand; empty when the
+    file is absent."""
     path = path or HAND_LABELS
     if not path.exists():
         return {}
     table = pd.read_csv(path, keep_default_na=False, dtype=str)
-    return dict(zip(table["id"], table["category"], strict=True))
+    return dict(zip(table["id"], table[column], strict=True))
 
 
 def load_consumer(seed: int = SEED) -> pd.DataFrame | None:
     """Every consumer question with `text`, `category` (from a template, else ""),
-    `hand_category` (by hand, else ""), `focus_text` and `split`; None if absent."""
+    `hand_category` and `hand_focus` (by hand, else ""), `focus_text` (from the template) and
+    `split`; None if absent."""
     path = consumer_path()
     if not path.exists():
         return None
@@ -147,6 +151,7 @@ def load_consumer(seed: int = SEED) -> pd.DataFrame | None:
     df["category"] = labels.map(lambda x: x[0] or "")
     df["focus_text"] = labels.map(lambda x: x[1] or "")
     df["hand_category"] = df["id"].map(hand_labels()).fillna("")
+    df["hand_focus"] = df["id"].map(hand_labels(HAND_FOCI, "focus")).fillna("")
     ids = np.array(sorted(df["id"]))
     rng = np.random.default_rng(seed)
     rng.shuffle(ids)

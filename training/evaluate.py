@@ -103,6 +103,8 @@ def answer_quality(pipe, liveqa: pd.DataFrame | None) -> dict:
     heldout = consumer_heldout("test")
     if heldout is not None:
         out["consumer_test"] = quality(pipe, heldout[0], heldout[1])
+        by_hand = consumer_heldout("test", labels="hand")
+        out["consumer_test_hand"] = quality(pipe, by_hand[0], by_hand[1])
     if liveqa is not None and len(liveqa):
         out["liveqa"] = quality(pipe, liveqa)
     return out

@@ -59,7 +59,11 @@ def answers_table(answers: dict) -> str:
     """One table per question set: focus, type and the rankers side by side."""
     parts = []
     for name, q in answers.items():
-        title = {"consumer_test": "held-out consumer questions", "liveqa": "LiveQA Train-1"}
+        title = {
+            "consumer_test": "held-out consumer questions (template labels)",
+            "consumer_test_hand": "held-out consumer questions (hand labels)",
+            "liveqa": "LiveQA Train-1",
+        }
         parts.append(
             f"### Answers: {title.get(name, name)} (n={q['n']})\n"
             f"Focus accuracy {q['focus_accuracy']}, type top-1 {q['type_top1']}, "

@@ -281,14 +281,24 @@ def medquad_queries(
     return Queries(np.concatenate(emb), foci, cats, [1.0] * len(cats), own)
 
 
-def consumer_queries(enc, tok, kb: Kb, progress: bool) -> dict[str, tuple[pd.DataFrame, Queries]]:
-    """Consumer questions with a category and a focus found in MedQuAD, per split."""
+def consumer_queries(
+    enc, tok, kb: Kb, progress: bool, labels: str = "template"
+) -> dict[str, tuple[pd.DataFrame, Queries]]:
+    """Consumer questions with a category and a focus found in MedQuAD, per split.
+
+    `labels`: "template" (the summary's template gives both) or "hand" (the hand labels,
+    `training/data/`, where a summary has them; the template's otherwise)."""
     from training.consumer import load_consumer
     from training.embed_cache import cached_embeddings
 
     c = load_consumer()
     if c is None:
         return {}
+    if labels == "hand":
+        c = c.assign(
+            category=c["hand_category"].where(c["hand_category"] != "", c["category"]),
+            focus_text=c["hand_focus"].where(c["hand_focus"] != "", c["focus_text"]),
+        )
     index = FocusIndex.build(kb.df)
 
     def foci_of(focus_text: str) -> set[str]:
@@ -450,6 +460,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     ap.add_argument("--units", type=int, default=128)
     ap.add_argument("--consumer-weight", type=float, default=CONSUMER_REPEAT)
+    ap.add_argument("--pairs", choices=["template", "hand"], default="template",
+                    help="consumer labels the training pairs take")  # fmt: skip
+    ap.add_argument("--eval-labels", choices=["template", "hand"], default="template",
+                    help="consumer labels the evaluation reads")  # fmt: skip
     ap.add_argument("--progress", action="store_true")
     ap.add_argument(
         "--feedback", help="labelled pairs from `python -m training feedback --export` (opt in)"
@@ -457,7 +471,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(data.SEED)
     kb, split, enc, tok = load_kb(args.progress)
-    consumer = consumer_queries(enc, tok, kb, args.progress)
+    consumer = consumer_queries(enc, tok, kb, args.progress, args.pairs)
+    judged = consumer_queries(enc, tok, kb, args.progress, args.eval_labels)
     if args.train:
         started = time.perf_counter()
         med_train = medquad_queries(kb, split.train, enc, tok, args.progress)
@@ -478,7 +493,7 @@ def main(argv: list[str] | None = None) -> None:
         retriever = build_retriever(kb)
         parts = ["val", "test"] if args.test else ["val"]
         for part in parts:
-            rows, q = consumer[part]
+            rows, q = judged[part]
             print(format_table(f"consumer {part}", evaluate_reranker(reranker, retriever, rows, q)))
     if args.bench:
         print(benchmark(reranker))

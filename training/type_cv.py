@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--assignments", type=int, default=2, help="fold assignments (seeds)")
+    ap.add_argument("--repeat", type=int, default=CONSUMER_REPEAT, help="consumer repeats")
+    ap.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
     args = ap.parse_args(argv)
     p = prepare(None, None, data.SEED, progress=True)
     index = {label: i for i, label in enumerate(p.labels)}
@@ -62,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         fold = np.random.default_rng(p.seed + a).permutation(len(dev)) % FOLDS
         for f in range(FOLDS):
             te = fold == f
-            for name, y_all in y_src.items():
+            for name in args.sources:
+                y_all = y_src[name]
                 tr = (fold != f) & (y_all >= 0)
                 cons = y_all[tr]
-                x = np.concatenate([x_base] + [x_dev[tr]] * CONSUMER_REPEAT)
-                y = np.concatenate([y_base] + [cons] * CONSUMER_REPEAT)
+                x = np.concatenate([x_base] + [x_dev[tr]] * args.repeat)
+                y = np.concatenate([y_base] + [cons] * args.repeat)
                 head, _ = train_head(x, y, xv, yv, n, args.epochs, p.seed + f, verbose=0)
                 logits = np.asarray(head(x_dev[te], training=False))
                 shift = label_shift(cons, y, n)
@@ -78,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                         hits.setdefault(key, []).extend(pred[known] == y_true[te][known])
             print(f"assignment {a} fold {f} done", flush=True)
     print(f"{'trained on':12s} {'prior':>5s}  top-1 vs hand labels   top-1 vs template labels")
-    for name in SOURCES:
+    print(f"consumer messages repeated {args.repeat} times")
+    for name in args.sources:
         for w in PRIOR_WEIGHTS:
             h, t = hits[(name, w, "hand labels")], hits[(name, w, "templates")]
             print(

@@ -118,3 +118,14 @@ def test_consumer_examples_take_hand_or_template_labels(tmp_path, monkeypatch) -
         "cure for gout?": "treatment",
         "my rash": "causes",
     }
+
+
+def test_hand_foci_are_spans_of_their_summaries() -> None:
+    df = consumer.load_consumer()
+    if df is None:
+        pytest.skip("consumer questions not available")
+    table = pd.read_csv(consumer.HAND_FOCI, keep_default_na=False, dtype=str)
+    assert table["id"].is_unique and set(table["id"]) == set(df["id"])
+    named = df[df["hand_focus"] != ""]
+    assert len(named) > 700
+    assert all(f.lower() in s.lower() for f, s in zip(named["hand_focus"], named["summary"]))
