@@ -1,9 +1,11 @@
 """Real consumer questions with expert summaries (`consumer_questions.csv.gz`): labels from the
-summaries that follow MedQuAD's templates, and a fixed held-out split.
+summaries, and a fixed held-out split.
 
-About 300 summaries read like MedQuAD questions ("What are the treatments for X?"): the template
-gives the category and the focus without hand labelling. Questions about medicines get
-`unanswerable`. The split is by `id` with a fixed seed: `test` is never trained on.
+Two kinds of label. About 450 summaries read like MedQuAD questions ("What are the treatments
+for X?"): the template gives the category and the focus. Every summary also has a category and
+a focus labelled by hand (`training/data/`), which the type head learns from; the template
+labels stay for comparison. Questions about medicines get `unanswerable`. The split is by `id`
+with a fixed seed: `test` is never trained on.
 """
 
 from __future__ import annotations
