@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--assignments", type=int, default=2, help="fold assignments (seeds)")
     ap.add_argument("--repeat", type=int, default=CONSUMER_REPEAT, help="consumer repeats")
+    ap.add_argument("--folds", type=int, default=FOLDS, help="more folds: more messages trained on")
     ap.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
     args = ap.parse_args(argv)
     p = prepare(None, None, data.SEED, progress=True)
@@ -61,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     # (source, weight, scored against) -> hits
     hits: dict[tuple[str, float, str], list[bool]] = {}
     for a in range(args.assignments):
-        fold = np.random.default_rng(p.seed + a).permutation(len(dev)) % FOLDS
-        for f in range(FOLDS):
+        fold = np.random.default_rng(p.seed + a).permutation(len(dev)) % args.folds
+        for f in range(args.folds):
             te = fold == f
             for name in args.sources:
                 y_all = y_src[name]
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                         hits.setdefault(key, []).extend(pred[known] == y_true[te][known])
             print(f"assignment {a} fold {f} done", flush=True)
     print(f"{'trained on':12s} {'prior':>5s}  top-1 vs hand labels   top-1 vs template labels")
-    print(f"consumer messages repeated {args.repeat} times")
+    print(f"{args.folds} folds, consumer messages repeated {args.repeat} times")
     for name in args.sources:
         for w in PRIOR_WEIGHTS:
             h, t = hits[(name, w, "hand labels")], hits[(name, w, "templates")]
