@@ -472,7 +472,12 @@ def main(argv: list[str] | None = None) -> None:
     keras.utils.set_random_seed(data.SEED)
     kb, split, enc, tok = load_kb(args.progress)
     consumer = consumer_queries(enc, tok, kb, args.progress, args.pairs)
-    judged = consumer_queries(enc, tok, kb, args.progress, args.eval_labels)
+    # Built again only when the evaluation reads other labels than the training pairs.
+    judged = (
+        consumer
+        if args.eval_labels == args.pairs
+        else consumer_queries(enc, tok, kb, args.progress, args.eval_labels)
+    )
     if args.train:
         started = time.perf_counter()
         med_train = medquad_queries(kb, split.train, enc, tok, args.progress)

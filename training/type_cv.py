@@ -26,11 +26,11 @@ import numpy as np
 from training import data
 from training.consumer import load_consumer
 from training.model import label_shift, train_head
-from training.train import CONSUMER_REPEAT, head_examples, prepare
+from training.train import CONSUMER_REPEAT, HAND, head_examples, prepare
 
 FOLDS = 5
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-SOURCES = {"templates": "category", "hand labels": "hand_category"}
+SOURCES = {"templates": "category", "hand labels": HAND}
 
 
 def main(argv: list[str] | None = None) -> int:
