@@ -1,11 +1,13 @@
 """Focus recognition: which MedQuAD condition(s) a consumer health question is about.
 
 Pure Python + numpy-free at run time. The index holds every MedQuAD focus name, its synonyms and
-abbreviations, grouped into conditions (rows sharing a specific CUI or a normalised name are one
-condition across GARD, GHR, NIDDK, ...). Recognition is an exact token-trie walk (longest match
-wins) with spelling correction for tokens that are not ordinary words of the MedQuAD corpus
-(symmetric-delete candidates verified with Damerau-Levenshtein), and case-sensitive matching of
-short abbreviations so "MS"/"ALS" match but "as"/"all" do not.
+abbreviations, grouped into conditions (rows with the same CUI set, a normalised name, or a
+shared CUI and one listed as the other's synonym are one condition across GARD, GHR, NIDDK, ...).
+Recognition is an exact token-trie walk (longest match wins) with spelling correction for tokens
+that are not ordinary words of the MedQuAD corpus (symmetric-delete candidates verified with
+Damerau-Levenshtein; shared character trigrams for long words two edits away), lay forms
+("diabetic", "hep C"), and case-sensitive matching of short abbreviations so "MS"/"ALS" match
+but "as"/"all" do not.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 INDEX_FILE = "focus_index.json.gz"
 FORMAT_VERSION = 1
 MAX_NGRAM = 8
+LONG_WORD = 9  # tokens this long may be two edits from a name (DL 2), shorter ones one
 
 # Base confidences: exact full name > synonym > corrected misspelling > abbreviation.
 CONF_FOCUS = 0.95
@@ -30,8 +33,8 @@ CONF_EPONYM = 0.7  # "Parkinson" for Parkinson's disease
 CONF_ABBREV = 0.6
 # Topics that are not conditions (MedlinePlus "Other": Blood, Surgery, Medicines) rank last.
 OTHER_PENALTY = 0.3
-# A CUI shared by more distinct names than this is generic ("syndrome", "diabetes mellitus"
-# on every diabetes-related title): it must not glue conditions together.
+# A CUI set shared by more distinct names than this is generic (one CUI, "diabetes mellitus",
+# on many diabetes-related titles): it must not glue conditions together.
 MAX_NAMES_PER_CUI = 3
 
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -57,6 +60,21 @@ _STOP = frozenset(
     problems health information help test tests treatment care child children baby babies women
     men people family pain falls fall age aging other others""".split()
 )
+# One-word synonyms that are ordinary words or the head of many names ("period" is listed for
+# Menstruation, "ice" for Methamphetamine, "sclerosis" for Pelizaeus-Merzbacher disease).
+_SYNONYM_DENY = frozenset(
+    "period ice speed glass shot cavity sclerosis palsy hemiplegia paraplegia".split()
+)
+# Words people use for a condition ("I am diabetic", "hep C"): read as the condition's word
+# where the name list has no entry for the word itself.
+_LAY_FORMS = {
+    "hep": "hepatitis",
+    "diabetic": "diabetes", "asthmatic": "asthma", "epileptic": "epilepsy", "anemic": "anemia",
+    "anaemic": "anemia", "arthritic": "arthritis", "autistic": "autism", "obese": "obesity",
+    "hypertensive": "hypertension", "allergic": "allergy", "pregnant": "pregnancy",
+    "dyslexic": "dyslexia", "schizophrenic": "schizophrenia", "leukemic": "leukemia",
+    "psychotic": "psychosis", "alcoholic": "alcoholism", "cirrhotic": "cirrhosis",
+}  # fmt: skip
 # Surnames/words that are also ordinary English: never a condition on their own as eponym stems.
 _EPONYM_DENY = frozenset(
     """christma christmas coach clove genoa carpenter fisher bloom alexander gardner fowler
@@ -76,6 +94,9 @@ def _fold(token: str) -> str:
     if len(t) > 3 and t.endswith("s") and not t.endswith(("ss", "us", "is", "ous", "sis")):
         return t[:-1]
     return t
+
+
+_NOUN_OF = {_fold(lay): _fold(word) for lay, word in _LAY_FORMS.items()}
 
 
 def _raw(token: str) -> str:
@@ -116,6 +137,38 @@ def damerau_levenshtein(a: str, b: str, limit: int = 2) -> int:
 
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _same_concept(
+    cui_sets: dict[str, set[frozenset[str]]], syn_keys: dict[str, set[str]]
+) -> list[tuple[str, str]]:
+    """Pairs of names that denote one condition: the same CUI set, or a shared CUI where one
+    lists the other among its synonyms ("Macular degeneration" / "Age-related macular
+    degeneration").
+
+    A shared CUI alone is not enough: GARD names a syndrome by its features ("Pulmonary edema
+    of mountaineers" carries edema's CUI, "Pachygyria with mental retardation and seizures"
+    seizures'), which glued Edema to Greenberg dysplasia and Seizures to Pachygyria."""
+    by_set: dict[frozenset[str], set[str]] = defaultdict(set)
+    for key, sets in cui_sets.items():
+        for cuis in sets:
+            by_set[cuis].add(key)
+    pairs = []
+    for keys in by_set.values():
+        if 1 < len(keys) <= MAX_NAMES_PER_CUI:
+            first, *rest = sorted(keys)
+            pairs.extend((first, k) for k in rest)
+    for key, syns in syn_keys.items():
+        mine = set().union(*cui_sets.get(key, [set()]))
+        for other in syns:
+            if other != key and other in cui_sets and mine & set().union(*cui_sets[other]):
+                pairs.append((key, other))
+    return pairs
+
+
+def _is_title(name: str) -> bool:
+    """A publication's title rather than a condition's name (NIDDK booklets)."""
+    return ":" in name or len(name.split()) > 6 or bool(_BOOKLET_RE.match(name))
 
 
 def display_name(name: str) -> str:
@@ -204,22 +257,21 @@ class FocusIndex:
         def strip_acronym(focus: str) -> str:
             return _PAREN_ACRONYM_RE.sub(" ", focus).strip()
 
-        cui_names: dict[str, set[str]] = defaultdict(set)
+        cui_sets: dict[str, set[frozenset[str]]] = defaultdict(set)
+        syn_keys: dict[str, set[str]] = defaultdict(set)
         entries = []
         for (focus, syn, cuis), n in row_counts.items():
             key = normalise(strip_acronym(focus))
             if not key:
                 continue
             find(key)
-            cui_list = [c.strip() for c in cuis.split(";") if c.strip()]
-            for c in cui_list:
-                cui_names[c].add(key)
+            cui_set = frozenset(c.strip() for c in cuis.split(";") if c.strip())
+            if cui_set:
+                cui_sets[key].add(cui_set)
+            syn_keys[key].update(normalise(s) for s in syn.split(";") if s.strip())
             entries.append((focus, syn, key, n))
-        for keys in cui_names.values():
-            if 1 < len(keys) <= MAX_NAMES_PER_CUI:
-                first, *rest = sorted(keys)
-                for k in rest:
-                    union(first, k)
+        for a, b in _same_concept(cui_sets, syn_keys):
+            union(a, b)
 
         root_ids: dict[str, int] = {}
         spellings: list[Counter[str]] = []
@@ -237,8 +289,11 @@ class FocusIndex:
         names: dict[str, list[list[Any]]] = defaultdict(list)
         abbrevs: dict[str, list[int]] = defaultdict(list)
         for gid, spell in enumerate(spellings):
-            # Canonical: most rows; ties -> shorter (titles like "What I need to know..." lose).
-            canonical = sorted(spell.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0][0]
+            # Canonical: a name before a booklet title ("I Can Lower My Risk for ...: A Guide"),
+            # then most rows, then shorter.
+            canonical = sorted(
+                spell.items(), key=lambda kv: (_is_title(kv[0]), -kv[1], len(kv[0]), kv[0])
+            )[0][0]
             foci = sorted({f.lower().strip() for f in spell})
             groups.append(
                 {
@@ -254,7 +309,7 @@ class FocusIndex:
                 if _ABBREV_RE.match(s) and sum(ch.isupper() for ch in s) >= 2 and " " not in s:
                     if gid not in abbrevs[s]:
                         abbrevs[s].append(gid)
-                else:
+                elif normalise(s) not in _SYNONYM_DENY:
                     cls._add_name(names, normalise(strip_acronym(s)), gid, 1)
 
         # Ordinary words: corpus vocabulary (answers + questions) minus name-only words; tokens
@@ -335,7 +390,20 @@ class FocusIndex:
             for d in _deletes(f):
                 deletes[d].append(f)
         self._deletes = dict(deletes)
-        self._abbrev_lower = {a.lower(): g for a, g in self.abbrevs.items() if len(a) > 4}
+        # Character trigrams of long name words: the deletes above find two edits only when
+        # the name's side needs at most one ("crainosynstosis" needs two on each side).
+        trigrams: dict[str, list[str]] = defaultdict(list)
+        for f in self._raw2fold:
+            if len(f) >= LONG_WORD:
+                for g in {f[k : k + 3] for k in range(len(f) - 2)}:
+                    trigrams[g].append(f)
+        self._trigrams = dict(trigrams)
+        # Long abbreviations match in any case, unless that spells a word ("chILD": "child").
+        self._abbrev_lower = {
+            a.lower(): g
+            for a, g in self.abbrevs.items()
+            if len(a) > 4 and a.lower() not in self.ordinary
+        }
         self._corr_cache: dict[str, tuple[str, ...]] = {}
         # Initials of 3-5 word names ("GCA" for giant cell arteritis). Too ambiguous to name a
         # condition alone; they only add a mention (and the subject bonus) to a group that the
@@ -378,7 +446,7 @@ class FocusIndex:
             return cached
         out: tuple[str, ...] = ()
         if len(raw) >= 3 and not raw.isdigit() and raw not in self.ordinary and len(raw) < 40:
-            limit = 2 if len(raw) >= 9 else 1
+            limit = 2 if len(raw) >= LONG_WORD else 1
             probes = {raw} | _deletes(raw)
             if limit == 2:
                 probes |= {d2 for d in _deletes(raw) for d2 in _deletes(d)}
@@ -388,15 +456,32 @@ class FocusIndex:
             found = {
                 self._raw2fold[c] for c in cands if damerau_levenshtein(raw, c, limit) <= limit
             }
+            if not found and limit == 2:
+                found = {self._raw2fold[c] for c in self._by_trigrams(raw)}
             out = tuple(sorted(found))
         if len(self._corr_cache) > 50_000:
             self._corr_cache.clear()
         self._corr_cache[raw] = out
         return out
 
+    def _by_trigrams(self, raw: str) -> list[str]:
+        """Long name words within DL 2 of `raw`: each edit breaks at most three trigrams, so a
+        candidate shares all but six of raw's."""
+        grams = {raw[k : k + 3] for k in range(len(raw) - 2)}
+        shared: Counter[str] = Counter()
+        for g in grams:
+            shared.update(self._trigrams.get(g, ()))
+        need = len(grams) - 6
+        return [
+            w
+            for w, n in shared.items()
+            if n >= max(need, 3) and damerau_levenshtein(raw, w, 2) <= 2
+        ]
+
     def _scan(self, toks: list[tuple[str, int, int]]) -> list[_Hit]:
         hits: list[_Hit] = []
         folded = [_fold(t) for t, _, _ in toks]
+        nouns = [_NOUN_OF.get(f) for f in folded]
         raws = [_raw(t) for t, _, _ in toks]
         letters = [c for t, _, _ in toks for c in t if c.isalpha()]
         shouting = len(letters) > 20 and sum(c.isupper() for c in letters) > 0.6 * len(letters)
@@ -409,9 +494,15 @@ class FocusIndex:
                 nxt = []
                 for node, corr in frontier:
                     child = node.get(folded[j])
-                    if child is not None:
-                        nxt.append((child, corr))
-                    elif corr < 2 and folded[j] not in self._name_vocab:
+                    # Both readings: "diabetic retinopathy" is a name, "diabetic" alone diabetes.
+                    noun = node.get(nouns[j]) if nouns[j] is not None else None
+                    nxt.extend((c, corr) for c in (child, noun) if c is not None)
+                    if (
+                        child is None
+                        and noun is None
+                        and corr < 2
+                        and folded[j] not in self._name_vocab
+                    ):
                         for c in self._corrections(raws[j]):
                             # Short tokens are only corrected inside multi-word names.
                             ch = node.get(c)

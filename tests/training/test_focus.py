@@ -130,6 +130,43 @@ def test_booklet_titles_are_shown_without_their_prefix() -> None:
     assert display_name("Glaucoma") == "Glaucoma"
 
 
+def test_a_syndrome_named_by_its_features_keeps_them_apart() -> None:
+    # GARD rows carry the CUIs of a syndrome's features: sharing one is not being one.
+    rows = [
+        ("Edema", "", "C0013604", "Swelling caused by fluid."),
+        ("Pulmonary edema of mountaineers", "", "C0013604;C0340100", "Fluid in the lungs."),
+        ("Greenberg dysplasia", "", "C2931048", "A rare skeletal disorder."),
+        ("Hydrops, ectopic calcification", "", "C3806226;C0013604;C2931048", "Same disorder."),
+        ("Pilomatrixoma", "", "C0206711", "A benign skin tumor."),
+        ("pilomatricoma", "", "C0206711", "Another spelling."),
+        ("Glucose-6-phosphate dehydrogenase deficiency", "G6PD deficiency", "C2939465", "Anemia."),
+        ("G6PD Deficiency", "", "C2939465;C0237987", "A genetic disorder."),
+    ]
+    index = FocusIndex.build(pd.DataFrame(rows, columns=["focus", "synonyms", "cuis", "answer"]))
+    (m,) = index.recognize("what can I do about leg edema?")
+    assert m.matched == "Edema" and m.foci == ("edema",)
+    (m,) = index.recognize("is pilomatricoma cancer?")
+    assert set(m.foci) == {"pilomatrixoma", "pilomatricoma"}
+    # A shared CUI and one name listed among the other's synonyms: one condition.
+    (m,) = index.recognize("G6PD deficiency diet")
+    assert len(m.foci) == 2
+
+
+def test_titles_ordinary_words_and_homonyms_name_nothing() -> None:
+    rows = [
+        ("I Can Lower My Risk for Type 2 Diabetes: A Guide", "", "C0011860", "Steps to take."),
+        ("I Can Lower My Risk for Type 2 Diabetes: A Guide", "", "C0011860", "Walk more."),
+        ("Diabetes Type 2", "Type 2 diabetes", "C0011860", "High blood sugar."),
+        ("Menstruation", "Period;Menses", "C0025344", "A monthly period."),
+        ("CHILD syndrome", "chILD", "C0265267", "A child may have it."),
+    ]
+    index = FocusIndex.build(pd.DataFrame(rows, columns=["focus", "synonyms", "cuis", "answer"]))
+    # A booklet's title does not name the condition even with more rows.
+    assert index.recognize("about type 2 diabetes")[0].matched == "Diabetes Type 2"
+    assert index.recognize("my child coughed for a long period") == []
+    assert index.recognize("my menses are late")[0].matched == "Menstruation"
+
+
 def test_no_condition(small: FocusIndex) -> None:
     assert small.recognize("How do I reset my password for the website?") == []
 
@@ -186,6 +223,14 @@ def test_real_kb(real: FocusIndex) -> None:
     assert real.recognize("My brother has MS")[0].matched.lower() == "multiple sclerosis"
     assert real.recognize("we all went as a group") == []
     assert real.recognize("my mother has breast cancer")[0].matched.lower() == "breast cancer"
+    assert real.recognize("my legs have edema")[0].matched == "Edema"
+    # Adjectives name their condition, and names that start with one still win.
+    assert real.recognize("my son is autistic")[0].matched == "Autism"
+    assert real.recognize("diabetic retinopathy")[0].matched == "Diabetic Retinopathy"
+    assert real.recognize("any studies on Hep C?")[0].matched == "Hepatitis C"
+    # Two edits on each side of a long name: found through shared trigrams.
+    assert real.recognize("my daughter has crainosynstosis")[0].matched == "Craniosynostosis"
+    assert real.recognize("what causes seizures")[0].matched == "Seizures"
     got = [m.matched.lower() for m in real.recognize("I have diabetis and glaucoma")]
     assert set(got[:2]) == {"diabetes", "glaucoma"}
 
