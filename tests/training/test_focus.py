@@ -46,10 +46,14 @@ ROWS = [
 ]
 
 
+def index_of(rows: list[tuple[str, str, str, str]]) -> FocusIndex:
+    """A focus index over (focus, synonyms, cuis, answer) rows."""
+    return FocusIndex.build(pd.DataFrame(rows, columns=["focus", "synonyms", "cuis", "answer"]))
+
+
 @pytest.fixture(scope="module")
 def small() -> FocusIndex:
-    kb = pd.DataFrame(ROWS, columns=["focus", "synonyms", "cuis", "answer"])
-    return FocusIndex.build(kb)
+    return index_of(ROWS)
 
 
 def names(matches: list[FocusMatch]) -> list[str]:
@@ -122,7 +126,7 @@ def test_booklet_titles_are_shown_without_their_prefix() -> None:
         ("What I need to know about Hepatitis B", "Hepatitis B", "C0019163", "It is treated."),
         ("Hepatitis B", "", "C0019163", "Hepatitis B is a virus."),
     ]
-    index = FocusIndex.build(pd.DataFrame(rows, columns=["focus", "synonyms", "cuis", "answer"]))
+    index = index_of(rows)
     (m,) = index.recognize("Is there a cure for hepatitis b?")
     assert m.matched == "Hepatitis B"
     assert "what i need to know about hepatitis b" in m.foci
@@ -142,7 +146,7 @@ def test_a_syndrome_named_by_its_features_keeps_them_apart() -> None:
         ("Glucose-6-phosphate dehydrogenase deficiency", "G6PD deficiency", "C2939465", "Anemia."),
         ("G6PD Deficiency", "", "C2939465;C0237987", "A genetic disorder."),
     ]
-    index = FocusIndex.build(pd.DataFrame(rows, columns=["focus", "synonyms", "cuis", "answer"]))
+    index = index_of(rows)
     (m,) = index.recognize("what can I do about leg edema?")
     assert m.matched == "Edema" and m.foci == ("edema",)
     (m,) = index.recognize("is pilomatricoma cancer?")
@@ -160,7 +164,7 @@ def test_titles_ordinary_words_and_homonyms_name_nothing() -> None:
         ("Menstruation", "Period;Menses", "C0025344", "A monthly period."),
         ("CHILD syndrome", "chILD", "C0265267", "A child may have it."),
     ]
-    index = FocusIndex.build(pd.DataFrame(rows, columns=["focus", "synonyms", "cuis", "answer"]))
+    index = index_of(rows)
     # A booklet's title does not name the condition even with more rows.
     assert index.recognize("about type 2 diabetes")[0].matched == "Diabetes Type 2"
     assert index.recognize("my child coughed for a long period") == []
@@ -237,12 +241,7 @@ def test_real_kb(real: FocusIndex) -> None:
 
 def test_initials_support_a_named_condition(small: FocusIndex) -> None:
     # Initials ("GCA") never name a condition alone, but back one the message names.
-    idx = FocusIndex.build(
-        pd.DataFrame(
-            [(f, "", "", "") for f in ("Giant cell arteritis", "COPD")],
-            columns=["focus", "synonyms", "cuis", "answer"],
-        )
-    )
+    idx = index_of([(f, "", "", "") for f in ("Giant cell arteritis", "COPD")])
     assert idx.recognize("SUBJECT: GCA  MESSAGE: prognosis?") == []
     text = "SUBJECT: GCA  MESSAGE: I have COPD and my mom has giant cell arteritis"
     assert names(idx.recognize(text))[0] == "Giant cell arteritis"
