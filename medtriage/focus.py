@@ -158,11 +158,15 @@ def _same_concept(
         if 1 < len(keys) <= MAX_NAMES_PER_CUI:
             first, *rest = sorted(keys)
             pairs.extend((first, k) for k in rest)
+    # Every CUI a name carries, over all its rows: worked out once, not per synonym.
+    carried = {key: frozenset().union(*sets) for key, sets in cui_sets.items()}
     for key, syns in syn_keys.items():
-        mine = set().union(*cui_sets.get(key, [set()]))
-        for other in syns:
-            if other != key and other in cui_sets and mine & set().union(*cui_sets[other]):
-                pairs.append((key, other))
+        mine = carried.get(key, frozenset())
+        pairs.extend(
+            (key, other)
+            for other in syns
+            if other != key and mine & carried.get(other, frozenset())
+        )
     return pairs
 
 
