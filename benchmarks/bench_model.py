@@ -188,6 +188,40 @@ def urgency_cost(pipe, repeat: int) -> None:
           f"{alone['p50_ms']:.3f} ms; number readings {reads}; rules+combine {combine['p50_ms']:.3f} ms; budget +1 ms")  # fmt: skip
 
 
+def padding_cost(pipe, repeat: int) -> None:
+    """Batches of 8 as the batcher forms them, through the whole model: the dense layers on
+    real tokens only (`BertLayer.unpad`, as served) against the padded batch (same weights),
+    for short questions of mixed length and with one long message among them."""
+    import tensorflow as tf
+
+    from medtriage.layers import BertLayer
+
+    def traced(unpad: bool):
+        BertLayer.unpad = unpad  # read when the graph is traced
+        try:
+            fn = tf.function(lambda t: pipe.model(t, training=False),
+                             input_signature=[tf.TensorSpec([None], tf.string)])  # fmt: skip
+            return fn.get_concrete_function()
+        finally:
+            BertLayer.unpad = True
+
+    calls = {"unpadded": traced(True), "padded": traced(False)}
+    long = " ".join(QUESTIONS)[:2000]
+    short = batches(QUESTIONS, 8)
+    for what, groups in (("8 short", short), ("7 short + 1 long", [[*g[:7], long] for g in short])):
+        paired = {"unpadded": [], "padded": []}
+        for _ in range(repeat):
+            for g in groups:
+                texts = tf.constant(g)
+                for name, fn in calls.items():
+                    t = time.perf_counter()
+                    fn(texts)
+                    paired[name].append(time.perf_counter() - t)
+        on = summary(f"model, batch of {what}, unpadded (served)", paired["unpadded"])
+        off = summary(f"model, batch of {what}, padded", paired["padded"])
+        print(f"unpadded / padded (p50), batch of {what}: {on['p50_ms'] / off['p50_ms']:.2f}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--store", default=os.environ.get("ARTIFACT_STORE"))
@@ -237,6 +271,7 @@ def main() -> int:
           f"{'met' if ratio <= 1.5 else 'NOT met'}); focus recognition p50 {focus['p50_ms']} ms")  # fmt: skip
 
     urgency_cost(pipe, args.repeat)
+    padding_cost(pipe, args.repeat)
 
     df, _ = data.load_medquad()
     seed = pipe.config["seed"]

@@ -165,16 +165,46 @@ class BertLayer(layers.Layer):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         return ops.transpose(ops.reshape(x, (b, t, HEADS, HIDDEN // HEADS)), (0, 2, 1, 3))
 
+    # A batch is padded to its longest text; the dense layers (most of the work) need only
+    # the real tokens, so with padding they run on those alone: the same outputs at real
+    # tokens, zeros at padding (which every reader masks). One long message in a batch of
+    # short ones no longer multiplies everyone's cost. Read when a model is traced; False
+    # gives the padded computation back (benchmarks compare the two).
+    unpad = True
+
     def call(self, x, mask):
-        b, t = ops.shape(x)[0], ops.shape(x)[1]
-        q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))
+        if not self.unpad:
+            return self._padded(x, mask)
+        real = ops.cast(mask, "bool")
+        padded = tf.reduce_any(tf.logical_not(real))
+        return tf.cond(padded, lambda: self._unpadded(x, real, mask), lambda: self._padded(x, mask))
+
+    def _attend(self, q, k, v, mask):
+        b, t = ops.shape(q)[0], ops.shape(q)[1]
+        q, k, v = self._heads(q), self._heads(k), self._heads(v)
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / float(np.sqrt(HIDDEN // HEADS))
-        bias = (1.0 - ops.cast(mask, x.dtype))[:, None, None, :] * -1e9
+        bias = (1.0 - ops.cast(mask, q.dtype))[:, None, None, :] * -1e9
         probs = ops.softmax(scores + bias, axis=-1)
-        ctx = ops.reshape(ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3)), (b, t, HIDDEN))
+        return ops.reshape(ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3)), (b, t, HIDDEN))
+
+    def _rest(self, x, ctx):
         x = self.attn_norm(x + self.attn_out(ctx))
         h = ops.gelu(self.ffn_in(x), approximate=False)
         return self.ffn_norm(x + self.ffn_out(h))
+
+    def _padded(self, x, mask):
+        ctx = self._attend(self.q(x), self.k(x), self.v(x), mask)
+        return self._rest(x, ctx)
+
+    def _unpadded(self, x, real, mask):
+        where = tf.where(real)  # (n, 2): batch row and position of each real token
+        shape = tf.cast(tf.shape(x), tf.int64)
+        flat = tf.gather_nd(x, where)  # (n, HIDDEN)
+        qkv = tf.concat([self.q(flat), self.k(flat), self.v(flat)], axis=-1)
+        wide = shape * tf.constant([1, 1, 3], tf.int64)
+        q, k, v = tf.split(tf.scatter_nd(where, qkv, wide), 3, axis=-1)
+        ctx = tf.gather_nd(self._attend(q, k, v, mask), where)
+        return tf.scatter_nd(where, self._rest(flat, ctx), shape)
 
 
 @keras.saving.register_keras_serializable(package="medtriage")

@@ -30,6 +30,7 @@ def test_bench_model_runs_and_prints_every_figure(trained_store, medquad_csv):
         "whole pipeline / before (p50)",
         "urgency cost per question",
         "number readings (in the model), 1 q",
+        "unpadded / padded (p50), batch of 7 short + 1 long",
         "sentence-transformers on torch: not available",
         "resident memory",
     ):

@@ -1,9 +1,11 @@
 import keras
 import numpy as np
+import tensorflow as tf
 
 from medtriage.layers import (
     LAYER_MEANS,
     READINGS,
+    BertLayer,
     NumberReadings,
     WordPieceTokenize,
     encode_batch,
@@ -31,6 +33,21 @@ def test_embeddings_do_not_depend_on_batch_padding():
     batched = embed_texts(enc, tok, ["how is gout treated", "a far longer question " * 10])
     assert np.allclose(alone[0], batched[0], atol=1e-5)
     assert np.isclose(np.linalg.norm(alone[0]), 1.0, atol=1e-5)
+
+
+def test_padding_skipped_by_the_dense_layers_changes_no_real_token(monkeypatch):
+    enc, tok = load_pretrained_encoder(), load_tokenizer()
+    layers = keras.Model(enc.inputs, [enc.get_layer(f"layer_{i}").output for i in range(6)])
+    texts = ["gout", "how is gout treated", "my dad has a cough and a fever since monday " * 4]
+    ids, mask = (tf.constant(a) for a in encode_batch(tok, texts))
+    unpadded = [np.asarray(x) for x in layers([ids, mask], training=False)]
+    monkeypatch.setattr(BertLayer, "unpad", False)
+    padded = [np.asarray(x) for x in layers([ids, mask], training=False)]
+    real = np.asarray(mask, bool)
+    assert real.sum() < real.size  # the batch is padded: the unpadded path ran
+    for a, b in zip(unpadded, padded, strict=True):
+        assert np.allclose(a[real], b[real], atol=1e-4)
+        assert not a[~real].any()  # padding comes out zero
 
 
 def test_similar_questions_are_closer_than_unrelated_ones():
