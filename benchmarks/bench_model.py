@@ -5,7 +5,8 @@ question, the TF-IDF + logistic-regression baseline, the encoder against sentenc
 on torch (run by BENCH_TORCH_PYTHON, or this interpreter, if it has sentence-transformers), and
 the resident memory of the loaded pipeline. The encoders are compared at batch 1 and batch 32
 (per call and per question), both with `--threads` threads (default 1, as a gunicorn worker
-runs TensorFlow). Ratios within one run: the machine is shared.
+runs TensorFlow); batches of 8 with the encoder's padding skipped (as served) and padded.
+Ratios within one run: the machine is shared.
 
 `make bench` installs torch and sentence-transformers into their own virtualenv
 (.venv-bench, BENCH_TORCH_PYTHON), so the serving environment keeps its pins; the MiniLM

@@ -2,13 +2,14 @@
 
     gunicorn -c inference_service/gunicorn_conf.py inference_service.wsgi:app
 
-Sizing: 2 workers x 8 threads with micro-batching (INFERENCE_BATCH_MAX=32: concurrent
+Sizing: 2 workers x 16 threads with micro-batching (INFERENCE_BATCH_MAX=32: concurrent
 questions in a worker share one model call, medtriage/batching.py), keep-alive off; TensorFlow
 uses 1 intra-op and 1 inter-op thread per worker (TF_INTRA_OP_THREADS / TF_INTER_OP_THREADS).
 With batching, threads waiting for their batch are cheap and a worker's threads bound its
-batch: bench_service.py, batched servers side by side on the busy shared machine, c=32:
-2x4 90 req/s, 2x8 132-142, 2x16 145-178; c=4: 2x8 99-124, 2x16 65-91 (16 threads let one
-worker take all of a low concurrency's connections). Details in documentation/inference.md.
+batch. Since the encoder skips padding (medtriage/layers.py), bigger batches cost less per
+question, and bench_service.py (quiet machine, three runs, servers side by side) gave at c=32
+2x16 2.03x / 1.85x / 1.96x the unbatched server, 2x8 1.84x / 1.67x / 1.82x; c=4 2x16 0.95-0.98x
+of 2x8. Before that, 16 threads won no more often than 8. Details in documentation/inference.md.
 The table below is the sweep from before batching (2x2, one question per model call):
 Measured with `benchmarks/bench_service.py --sweep` on the 2-core machine, in a window where
 other processes used no CPU (numbers, and noisier runs, in documentation/inference.md):
@@ -66,9 +67,9 @@ worker_class = os.environ.get(
     "INFERENCE_WORKER_CLASS", "common.gthread_worker.BufferedThreadWorker"
 )
 workers = int(os.environ.get("INFERENCE_WORKERS", "2"))
-# 8 threads: with micro-batching (INFERENCE_BATCH_MAX, medtriage/batching.py) a thread waiting
-# for its batch costs nothing, and more threads make bigger batches; see the batching note.
-threads = int(os.environ.get("INFERENCE_THREADS", "8"))
+# 16 threads: with micro-batching (INFERENCE_BATCH_MAX, medtriage/batching.py) a thread waiting
+# for its batch costs nothing, and more threads make bigger batches; see the sizing note.
+threads = int(os.environ.get("INFERENCE_THREADS", "16"))
 
 # The model loads in a background thread; a worker waiting for it in post_worker_init keeps
 # its heartbeat going, so the default timeout is enough even for a slow download.
