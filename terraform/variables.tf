@@ -129,7 +129,7 @@ variable "inference" {
     min_count          = 2
     max_count          = 8
     gunicorn_workers   = 2
-    gunicorn_threads   = 2 # measured best on 2 vCPU: see inference_service/gunicorn_conf.py
+    gunicorn_threads   = 16 # micro-batching: more threads, bigger batches (inference_service/gunicorn_conf.py)
     cpu_target_percent = 60
     requests_per_task  = 300
   }
