@@ -168,15 +168,14 @@ class BertLayer(layers.Layer):
     # A batch is padded to its longest text; the dense layers (most of the work) need only
     # the real tokens, so they run on those alone: the same outputs at real tokens, zeros at
     # padding (which every reader masks). One long message in a batch of short ones no longer
-    # multiplies everyone's cost. No tf.cond for unpadded batches: its two traced branches
-    # added 3 s to every model load, the gather/scatter ~0.5 ms to a batch of one. Read when
-    # a model is traced; False gives the padded computation back (benchmarks compare them).
+    # multiplies everyone's cost. Always gathered, even without padding: a tf.cond choosing
+    # the path traced both branches and added 3 s to every model load, while the gather costs
+    # a batch of one nothing measurable. Read when a model is traced; False gives the padded
+    # computation back (benchmarks compare them).
     unpad = True
 
     def call(self, x, mask):
-        if not self.unpad:
-            return self._padded(x, mask)
-        return self._unpadded(x, ops.cast(mask, "bool"), mask)
+        return self._unpadded(x, mask) if self.unpad else self._padded(x, mask)
 
     def _attend(self, q, k, v, mask):
         b, t = ops.shape(q)[0], ops.shape(q)[1]
@@ -195,8 +194,8 @@ class BertLayer(layers.Layer):
         ctx = self._attend(self.q(x), self.k(x), self.v(x), mask)
         return self._rest(x, ctx)
 
-    def _unpadded(self, x, real, mask):
-        where = tf.where(real)  # (n, 2): batch row and position of each real token
+    def _unpadded(self, x, mask):
+        where = tf.where(ops.cast(mask, "bool"))  # (n, 2): batch row and position of real tokens
         shape = tf.cast(tf.shape(x), tf.int64)
         flat = tf.gather_nd(x, where)  # (n, HIDDEN)
         qkv = tf.concat([self.q(flat), self.k(flat), self.v(flat)], axis=-1)

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from medtriage.layers import (
     LAYER_MEANS,
+    LAYERS,
     READINGS,
     BertLayer,
     NumberReadings,
@@ -37,7 +38,7 @@ def test_embeddings_do_not_depend_on_batch_padding():
 
 def test_padding_skipped_by_the_dense_layers_changes_no_real_token(monkeypatch):
     enc, tok = load_pretrained_encoder(), load_tokenizer()
-    layers = keras.Model(enc.inputs, [enc.get_layer(f"layer_{i}").output for i in range(6)])
+    layers = keras.Model(enc.inputs, [enc.get_layer(f"layer_{i}").output for i in range(LAYERS)])
     texts = ["gout", "how is gout treated", "my dad has a cough and a fever since monday " * 4]
     ids, mask = (tf.constant(a) for a in encode_batch(tok, texts))
     unpadded = [np.asarray(x) for x in layers([ids, mask], training=False)]
