@@ -238,23 +238,24 @@ def fit_reranker(
     return reranker, info
 
 
-def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
-    """The urgency heads on the urgency set's train and val splits (+ MedQuAD training
-    questions as informational negatives), read from the encoder's layer means; threshold by
-    cross-validation over those splits (`training.urgency.fit_urgency`)."""
-    messages = urgency.load_messages()
+def urgency_negatives(p: Prepared) -> tuple[np.ndarray, list[str]]:
+    """MedQuAD training questions (layer means, texts): the heads' easy informational negatives."""
     train_rows = p.split.train["row"].to_numpy()
     rng = np.random.default_rng(p.seed)
     rows = train_rows[
         rng.choice(len(train_rows), min(urgency.NEGATIVES, len(train_rows)), replace=False)
     ]
+    return p.kb_q_layers[rows], p.df["question"].to_numpy()[rows].tolist()
+
+
+def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
+    """The urgency heads on the urgency set's train and val splits (+ MedQuAD training
+    questions as informational negatives), read from the encoder's layer means; threshold by
+    cross-validation over those splits (`training.urgency.fit_urgency`)."""
+    messages = urgency.load_messages()
     texts = messages["text"].tolist()
     fit = urgency.fit_urgency(
-        messages,
-        p.encode_layers(texts, "urgency-layers"),
-        p.kb_q_layers[rows],
-        p.df["question"].to_numpy()[rows].tolist(),
-        p.seed,
+        messages, p.encode_layers(texts, "urgency-layers"), *urgency_negatives(p), p.seed
     )
     cv = {k: v for k, v in fit.cross_validated.items() if k != "per_category"}
     log(f"urgency: threshold {fit.threshold:.4f}, cross-validated {cv}")

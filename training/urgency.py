@@ -38,9 +38,12 @@ FOLDS = 5
 NEGATIVES = 2000  # informational MedQuAD/consumer-style questions added to training
 NEGATIVE_WEIGHT = 0.3  # easy negatives: present, but the hard ones dominate the loss
 EPOCHS = 60
-# Chosen by grouped cross-validation on train+val (false alarms at 0.98 recall): layer means
-# 0.09-0.13 (C 0.5-4; this is C=2) against 0.19-0.21 for the last layer's embedding alone.
-L2 = 1e-4
+# Layer means beat the last layer's embedding alone (false alarms at 0.98 recall 0.09-0.13
+# against 0.19-0.21). `python -m training.urgency_cv` (3 fold assignments; false alarms at
+# out-of-fold recall 0.97/0.98/0.99): 1e-4 (before) 0.079/0.101/0.145, 3e-5 0.069/0.092/0.142,
+# 3e-4 0.104/0.121/0.158 on the 1,213-row set; with the fourth batch, 1e-4 0.070/0.098/0.129,
+# 3e-5 0.062/0.082/0.112, 1e-5 0.061/0.080/0.108.
+L2 = 3e-5
 # The number readings next to the layer means (`urgency_inputs`): in grouped cross-validation on
 # train+val (15 fold assignments) out-of-fold false alarms at recall 0.97/0.98/0.99 were
 # 0.086/0.107/0.149 against 0.098/0.121/0.157 without them (infant fever's hard negatives 0.29
@@ -63,7 +66,17 @@ def urgency_inputs(layer_means: np.ndarray, texts: Sequence[str]) -> list[np.nda
     return [np.asarray(layer_means, dtype="float32"), reads]
 
 
-def build_heads(n_categories: int, seed: int) -> keras.Model:
+@dataclass(frozen=True)
+class HeadOptions:
+    """How the heads are built and trained (`python -m training.urgency_cv` compares them)."""
+
+    l2: float = L2
+    hidden: int = 0  # units of a hidden layer under the urgency head (0: linear)
+    negative_weight: float = NEGATIVE_WEIGHT
+    epochs: int = EPOCHS
+
+
+def build_heads(n_categories: int, seed: int, options: HeadOptions = HeadOptions()) -> keras.Model:
     """[layer means, number readings] -> {"urgency": P(emergency), "urgency_category": P(type)}.
 
     Both linear (regularised logistic regressions) on the two concatenated: in cross-validation
@@ -73,8 +86,12 @@ def build_heads(n_categories: int, seed: int) -> keras.Model:
     means = keras.Input(shape=(LAYER_MEANS,), name="layer_means")
     reads = keras.Input(shape=(READINGS,), name="readings")
     x = layers.Concatenate(name="urgency_features")([means, reads])
-    l2 = keras.regularizers.L2(L2)
-    urgency = layers.Dense(1, activation="sigmoid", kernel_regularizer=l2, name="urgency")(x)
+    l2 = keras.regularizers.L2(options.l2)
+    h = x
+    if options.hidden:
+        h = layers.Dense(options.hidden, activation="relu", kernel_regularizer=l2)(x)
+        h = layers.Dropout(0.3)(h)
+    urgency = layers.Dense(1, activation="sigmoid", kernel_regularizer=l2, name="urgency")(h)
     category = layers.Dense(
         n_categories, activation="softmax", kernel_regularizer=l2, name="urgency_category"
     )(x)
@@ -106,7 +123,7 @@ def rows(x: list[np.ndarray], selected: np.ndarray) -> list[np.ndarray]:
 
 def train_heads(
     x: list[np.ndarray], urgent: np.ndarray, category: np.ndarray, negatives: list[np.ndarray],
-    n_categories: int, seed: int, epochs: int = EPOCHS,
+    n_categories: int, seed: int, options: HeadOptions = HeadOptions(),
 ) -> keras.Model:  # fmt: skip
     """Both heads on messages (+ easy negatives, which have no category); `x` and `negatives`
     as `urgency_inputs` gives them."""
@@ -114,9 +131,9 @@ def train_heads(
     x_all = [np.concatenate([a, b]).astype("float32") for a, b in zip(x, negatives, strict=True)]
     y_urg = np.concatenate([urgent, np.zeros(n_neg)]).astype("float32")
     y_cat = np.concatenate([category, np.zeros(n_neg, dtype=int)])
-    w_urg = np.concatenate([np.ones(n), np.full(n_neg, NEGATIVE_WEIGHT)])
+    w_urg = np.concatenate([np.ones(n), np.full(n_neg, options.negative_weight)])
     w_cat = np.concatenate([np.ones(n), np.zeros(n_neg)])
-    heads = build_heads(n_categories, seed)
+    heads = build_heads(n_categories, seed, options)
     heads.compile(
         optimizer=keras.optimizers.Adam(1e-2),
         loss={
@@ -128,12 +145,65 @@ def train_heads(
         x_all,
         {"urgency": y_urg[:, None], "urgency_category": y_cat},
         sample_weight={"urgency": w_urg, "urgency_category": w_cat},
-        epochs=epochs,
+        epochs=options.epochs,
         batch_size=512,
         shuffle=True,
         verbose=0,
     )
     return heads
+
+
+@dataclass
+class DevSet:
+    """The urgency set's train and val rows as the heads read them (`dev_set`)."""
+
+    rows: pd.DataFrame
+    x: list[np.ndarray]  # `urgency_inputs` of the rows
+    urgent: np.ndarray
+    category: np.ndarray  # index into `categories`
+    categories: list[str]
+    negatives: list[np.ndarray]  # `urgency_inputs` of the easy informational negatives
+    ruled: np.ndarray  # rows a red-flag rule catches (as served: caught whatever the model says)
+
+
+def dev_set(
+    messages: pd.DataFrame, emb: np.ndarray, negatives: np.ndarray, negative_texts: Sequence[str]
+) -> DevSet:
+    """`emb` holds the messages' layer means, `negatives` those of informational questions
+    (`negative_texts`; NEGATIVES of them are used). The test split is left out here."""
+    cats = categories_of(messages)
+    is_dev = (messages["split"] != "test").to_numpy()
+    dev = messages[is_dev].reset_index(drop=True)
+    return DevSet(
+        rows=dev,
+        x=urgency_inputs(emb[is_dev], dev["text"].tolist()),
+        urgent=dev["urgent"].to_numpy(),
+        category=dev["category"].map({c: i for i, c in enumerate(cats)}).to_numpy(),
+        categories=cats,
+        negatives=urgency_inputs(negatives[:NEGATIVES], list(negative_texts)[:NEGATIVES]),
+        ruled=np.array([bool(red_flags(t)) for t in dev["text"]]),
+    )
+
+
+def out_of_fold(
+    d: DevSet, folds: np.ndarray, seed: int, options: HeadOptions = HeadOptions(),
+    unused: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Each row's urgency score and category from heads that never saw its fold (nor the
+    `unused` rows, when given: to measure what a batch of data adds)."""
+    oof = np.zeros(len(d.rows), dtype=np.float32)
+    oof_cat = np.zeros(len(d.rows), dtype=int)
+    for k in tqdm(range(folds.max() + 1), desc="urgency folds", unit="fold"):
+        fit = folds != k if unused is None else (folds != k) & ~unused
+        heads = train_heads(
+            rows(d.x, fit), d.urgent[fit], d.category[fit], d.negatives,
+            len(d.categories), seed + k, options,
+        )  # fmt: skip
+        held = folds == k
+        out = heads(rows(d.x, held), training=False)
+        oof[held] = np.asarray(out["urgency"])[:, 0]
+        oof_cat[held] = np.asarray(out["urgency_category"]).argmax(1)
+    return oof, oof_cat
 
 
 def fit_urgency(
@@ -142,51 +212,32 @@ def fit_urgency(
     negatives: np.ndarray,
     negative_texts: Sequence[str],
     seed: int,
-    epochs: int = EPOCHS,
+    options: HeadOptions = HeadOptions(),
 ) -> UrgencyFit:
     """Heads on the train and val splits; the threshold from cross-validation over them.
 
-    `emb` holds the messages' layer means, `negatives` those of informational questions
-    (`negative_texts`; NEGATIVES of them are used); both get their number readings here
-    (`urgency_inputs`). The threshold comes from FOLDS-fold out-of-fold scores
-    (whole scenario groups per fold), rules included as served: every urgent message to choose
-    it on instead of val's alone, whose threshold held less recall on held-out folds (0.958
-    against 0.984). See `pick_threshold` for the operating point. The category head learns
-    from every row (urgent rows and their hard negatives share a topic); it is only read when
-    a message is urgent.
+    Inputs as `dev_set` takes them; both get their number readings (`urgency_inputs`). The
+    threshold comes from FOLDS-fold out-of-fold scores (whole scenario groups per fold), rules
+    included as served: every urgent message to choose it on instead of val's alone, whose
+    threshold held less recall on held-out folds (0.958 against 0.984). See `pick_threshold`
+    for the operating point. The category head learns from every row (urgent rows and their
+    hard negatives share a topic); it is only read when a message is urgent.
     The test split is never seen here.
     """
-    cats = categories_of(messages)
-    is_dev = (messages["split"] != "test").to_numpy()
-    dev = messages[is_dev].reset_index(drop=True)
-    x = urgency_inputs(emb[is_dev], dev["text"].tolist())
-    urgent = dev["urgent"].to_numpy()
-    category = dev["category"].map({c: i for i, c in enumerate(cats)}).to_numpy()
-    neg = urgency_inputs(negatives[:NEGATIVES], list(negative_texts)[:NEGATIVES])
-    folds = folds_of(dev["group"], FOLDS, seed)
-    oof = np.zeros(len(dev), dtype=np.float32)
-    oof_cat = np.zeros(len(dev), dtype=int)
-    for k in tqdm(range(FOLDS), desc="urgency folds", unit="fold"):
-        held = folds == k
-        heads = train_heads(
-            rows(x, ~held), urgent[~held], category[~held], neg, len(cats), seed + k, epochs
-        )
-        out = heads(rows(x, held), training=False)
-        oof[held] = np.asarray(out["urgency"])[:, 0]
-        oof_cat[held] = np.asarray(out["urgency_category"]).argmax(1)
-    # What the service does: a message a rule flags is caught whatever the model says.
-    ruled = np.array([bool(red_flags(t)) for t in dev["text"]])
-    threshold = pick_threshold(np.where(ruled, 1.0, oof), urgent)
-    heads = train_heads(x, urgent, category, neg, len(cats), seed, epochs)
-    pred = ruled | (oof >= threshold)
+    d = dev_set(messages, emb, negatives, negative_texts)
+    oof, oof_cat = out_of_fold(d, folds_of(d.rows["group"], FOLDS, seed), seed, options)
+    threshold = pick_threshold(np.where(d.ruled, 1.0, oof), d.urgent)
+    heads = train_heads(d.x, d.urgent, d.category, d.negatives, len(d.categories), seed, options)
+    pred = d.ruled | (oof >= threshold)
+    on_urgent = (oof_cat == d.category)[d.urgent == 1]
     cv = {
-        **binary_scores(pred, urgent),
+        **binary_scores(pred, d.urgent),
         "threshold": threshold,
         "folds": FOLDS,
-        "category_accuracy_on_urgent": round(float((oof_cat == category)[urgent == 1].mean()), 4),
-        "per_category": per_category(pred, urgent, dev["category"], cats),
+        "category_accuracy_on_urgent": round(float(on_urgent.mean()), 4),
+        "per_category": per_category(pred, d.urgent, d.rows["category"], d.categories),
     }
-    return UrgencyFit(heads, cats, threshold, cv)
+    return UrgencyFit(heads, d.categories, threshold, cv)
 
 
 def per_category(pred: np.ndarray, gold: np.ndarray, category: pd.Series, cats: list[str]) -> dict:
@@ -205,12 +256,9 @@ def pick_threshold(
     The highest threshold keeping recall >= target; then lower still while the false-alarm
     rate on the non-urgent rows stays within the budget: a missed emergency costs more than a
     false alarm, so unused false-alarm allowance is spent on recall."""
-    pos = np.sort(p[y == 1])
-    if not len(pos):
+    if not (y == 1).any():
         return 0.5
-    allowed_misses = int(np.floor((1 - target) * len(pos) + 1e-9))
-    # Just below the weakest urgent score that must still be caught.
-    by_recall = float(np.nextafter(np.float32(pos[allowed_misses]), np.float32(0)))
+    by_recall = recall_threshold(p, y, target)
     neg = np.sort(p[y == 0])[::-1]
     allowed_alarms = int(np.floor(false_alarm_budget * len(neg) + 1e-9))
     if allowed_alarms >= len(neg):
@@ -218,6 +266,14 @@ def pick_threshold(
     # Just above the non-urgent score that would be one false alarm too many.
     by_budget = float(np.nextafter(np.float32(neg[allowed_alarms]), np.float32(1)))
     return min(by_recall, by_budget)
+
+
+def recall_threshold(p: np.ndarray, y: np.ndarray, target: float) -> float:
+    """The highest threshold on scores p that keeps recall >= target on labels y."""
+    pos = np.sort(p[y == 1])
+    allowed_misses = int(np.floor((1 - target) * len(pos) + 1e-9))
+    # Just below the weakest urgent score that must still be caught.
+    return float(np.nextafter(np.float32(pos[allowed_misses]), np.float32(0)))
 
 
 def binary_scores(pred: np.ndarray, gold: np.ndarray) -> dict:

@@ -1,0 +1,78 @@
+"""The urgency cross-validation's pieces: thresholds by recall, folds judged as shipped, and
+batches of data left out of training but still scored."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medtriage.layers import LAYER_MEANS, READINGS
+from training import urgency
+from training.urgency_cv import as_shipped, false_alarms_at
+
+
+def test_recall_threshold_keeps_the_weakest_needed_urgent_score():
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.75, 0.2])
+    y = np.array([1, 1, 1, 1, 0, 0])
+    t = urgency.recall_threshold(p, y, 1.0)
+    assert 0.2 < t <= 0.6 and (p[y == 1] >= t).all()
+    # One miss allowed in four: the weakest urgent score may fall below.
+    assert 0.6 < urgency.recall_threshold(p, y, 0.75) <= 0.7
+    assert false_alarms_at(p, y, 1.0) == 0.5
+    assert false_alarms_at(p, y, 0.75) == 0.5  # 0.75 >= threshold
+    assert false_alarms_at(p, y, 0.5) == 0.0
+
+
+def test_as_shipped_judges_each_fold_at_the_other_folds_threshold():
+    # Fold 0's urgent scores are high, fold 1's low: each fold's threshold comes from the other.
+    p = np.array([0.9, 0.8, 0.85, 0.3, 0.25, 0.28])
+    y = np.array([1, 1, 0, 1, 1, 0])
+    folds = np.array([0, 0, 0, 1, 1, 1])
+    pred = as_shipped(p, y, folds)
+    # Fold 0 at fold 1's threshold (just under 0.25): all flagged; fold 1 at fold 0's (just
+    # under 0.8): nothing flagged.
+    assert pred.tolist() == [True, True, True, False, False, False]
+
+
+@pytest.fixture
+def tiny_dev() -> urgency.DevSet:
+    rng = np.random.default_rng(0)
+    n = 24
+    urgent = np.tile([1, 0], n // 2)
+    means = rng.normal(size=(n, LAYER_MEANS)).astype("float32")
+    means[:, 0] += 3 * urgent  # the label is readable from one feature
+    rows = pd.DataFrame(
+        {"group": [f"g{i // 2}" for i in range(n)], "category": ["burn"] * n, "urgent": urgent}
+    )
+    neg = [rng.normal(size=(4, LAYER_MEANS)).astype("float32"), np.zeros((4, READINGS), "float32")]
+    return urgency.DevSet(
+        rows=rows,
+        x=[means, np.zeros((n, READINGS), "float32")],
+        urgent=urgent,
+        category=np.zeros(n, dtype=int),
+        categories=["burn"],
+        negatives=neg,
+        ruled=np.zeros(n, bool),
+    )
+
+
+def test_out_of_fold_never_trains_on_the_held_fold_nor_unused_rows(tiny_dev, monkeypatch):
+    seen: list[int] = []
+    real = urgency.train_heads
+
+    def recording(x, urgent, *args, **kwargs):
+        seen.append(len(urgent))
+        return real(x, urgent, *args, **kwargs)
+
+    monkeypatch.setattr(urgency, "train_heads", recording)
+    folds = urgency.folds_of(tiny_dev.rows["group"], 3, seed=1)
+    unused = np.zeros(len(folds), bool)
+    unused[:4] = True
+    options = urgency.HeadOptions(epochs=2)
+    oof, cat = urgency.out_of_fold(tiny_dev, folds, 0, options, unused)
+    assert seen == [int(((folds != k) & ~unused).sum()) for k in range(3)]
+    assert oof.shape == (24,) and ((oof > 0) & (oof < 1)).all() and (cat == 0).all()
+    seen.clear()
+    urgency.out_of_fold(tiny_dev, folds, 0, options)
+    assert seen == [int((folds != k).sum()) for k in range(3)]
