@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 mkdir -p .data
 
 if ! $PY -c "from medtriage.store import open_store, resolve_version; resolve_version(open_store())" 2>/dev/null; then
-  echo "No model in $ARTIFACT_STORE yet: training one (about 15 minutes on 2 cores the first time, 5 once the embeddings are cached)."
+  echo "No model in $ARTIFACT_STORE yet: training one (15-25 minutes on 2 cores the first time, 5 once the embeddings are cached)."
   $PY -m training train
 fi
 
