@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras import layers
 from tokenizers import Tokenizer
 
-from medtriage.layers import LAYERS, MAX_TOKENS, build_encoder, encode_batch
+from medtriage.layers import LAYERS, MAX_TOKENS, build_encoder, encode_batch, with_layer_means
 
 
 def weights_dir() -> Path:
@@ -92,6 +92,13 @@ def embed_texts(
         ids, mask = encode_batch(tok, [texts[i] for i in idx])
         out[idx] = call(tf.constant(ids), tf.constant(mask)).numpy()
     return out
+
+
+def layer_means_model(encoder: keras.Model) -> keras.Model:
+    """(ids, mask) -> layer means alone, for encoding what the heads learn from; the last
+    HIDDEN values are the sentence embedding, so one pass serves both."""
+    features = with_layer_means(encoder)
+    return keras.Model(features.inputs, features.outputs[1], name="layer_means")
 
 
 def tokenizer_json_path() -> Path:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from common import REPO_ROOT
 from medtriage.focus import FocusIndex
+from medtriage.layers import HIDDEN
 from medtriage.rerank import Reranker, build_reranker
 from medtriage.retrieval import Retriever
 from training import data
@@ -258,6 +259,7 @@ def medquad_queries(
     """MedQuAD questions of a split plus consumer-style paraphrases over its foci."""
     from training import unanswerable
     from training.embed_cache import cached_embeddings
+    from training.encoder import layer_means_model
     from training.examples import training_texts
     from training.paraphrases import paraphrases
 
@@ -268,9 +270,14 @@ def medquad_queries(
     own = rows.tolist()
     if not with_paraphrases:
         return Queries(emb[0], foci, cats, [1.0] * len(cats), own)
-    # The same texts the triage head embeds (drug questions, then paraphrases): a cache hit.
-    texts, _ = training_texts(split_df, unanswerable.drug_split(data.SEED)["train"], data.SEED)
-    extra = cached_embeddings(enc, tok, texts[2 * len(split_df) :], "extra", progress)
+    # The texts the type head learns from after the questions (drug questions, then
+    # paraphrases), encoded once through the layer-means model: their tail is the embedding.
+    drugs = unanswerable.drug_split(data.SEED)["train"]
+    texts, _ = training_texts(split_df, drugs, data.SEED, answer_starts=False)
+    layers = cached_embeddings(
+        layer_means_model(enc), tok, texts[len(split_df) :], "extra-layers", progress
+    )
+    extra = np.ascontiguousarray(layers[:, -HIDDEN:])
     focus_names = sorted(split_df["focus"].unique())
     para, para_cat = paraphrases(focus_names, set(split_df["category"]), data.SEED)
     key_of = dict(zip(split_df["focus"], split_df["focus_key"], strict=False))

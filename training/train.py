@@ -15,7 +15,7 @@ import pandas as pd
 import tensorflow as tf
 
 from medtriage.focus import FocusIndex
-from medtriage.layers import HIDDEN, with_layer_means
+from medtriage.layers import HIDDEN
 from medtriage.passages import chunks
 from medtriage.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
 from medtriage.rerank import Reranker
@@ -23,7 +23,12 @@ from medtriage.retrieval import BM25, Retriever, bm25_text
 from medtriage.store import ArtifactStore, new_version_id, open_store
 from training import data, unanswerable, urgency
 from training.embed_cache import cached_embeddings
-from training.encoder import load_pretrained_encoder, load_tokenizer, tokenizer_json_path
+from training.encoder import (
+    layer_means_model,
+    load_pretrained_encoder,
+    load_tokenizer,
+    tokenizer_json_path,
+)
 from training.evaluate import evaluate_pipeline
 from training.examples import consumer_examples, sample, training_texts
 from training.feedback import load_feedback_pairs
@@ -156,12 +161,6 @@ def build_index(p: Prepared) -> Retriever:
     kb_qa /= np.linalg.norm(kb_qa, axis=1, keepdims=True)
     bm25 = BM25.build([bm25_text(r) for _, r in p.df.iterrows()])
     return Retriever(p.df, bm25, p.kb_q, kb_qa, p.chunk_texts, p.chunk_offsets, p.chunk_emb)
-
-
-def layer_means_model(encoder: keras.Model) -> keras.Model:
-    """(ids, mask) -> layer means alone, for encoding what the heads learn from."""
-    features = with_layer_means(encoder)
-    return keras.Model(features.inputs, features.outputs[1], name="layer_means")
 
 
 def head_examples(p: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
