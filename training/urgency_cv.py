@@ -27,10 +27,10 @@ from training import data, urgency
 from training.train import prepare, urgency_negatives
 
 VARIANTS = {
-    "shipped": urgency.HeadOptions(),
+    "shipped": urgency.HeadOptions(),  # L2 3e-5
     "hidden 256": urgency.HeadOptions(hidden=256),
     "L2 3e-4": urgency.HeadOptions(l2=3e-4),
-    "L2 3e-5": urgency.HeadOptions(l2=3e-5),
+    "L2 1e-4": urgency.HeadOptions(l2=1e-4),  # before session 11
     "L2 1e-5": urgency.HeadOptions(l2=1e-5),
     "easy negatives x1": urgency.HeadOptions(negative_weight=1.0),
     "120 epochs": urgency.HeadOptions(epochs=120),
@@ -70,17 +70,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(y)} development messages ({int(y.sum())} urgent), {args.assignments} assignments")
     head = "  ".join(f"FA@{r}" for r in RECALLS)
     print(f"{'variant':20s} {head}  as shipped: recall  false alarms")
-    runs = [(name, None) for name in args.variants]
+    # (printed label, variant, rows never trained on); scored: the rows every run is judged on.
+    runs = [(name, name, None) for name in args.variants]
+    scored = np.ones(len(y), bool)
     if args.batch:
         batch = d.rows["group"].str.contains(args.batch, regex=False).to_numpy()
-        runs = [(f"{n} {w} {args.batch}", m) for n in args.variants for w, m in
-                (("with", None), ("without", batch))]  # fmt: skip
+        scored = ~batch
+        runs = [
+            (f"{name} {label} {args.batch}", name, unused)
+            for name in args.variants
+            for label, unused in (("with", None), ("without", batch))
+        ]
         print(f"{int(batch.sum())} rows in batch {args.batch}; scored on the other rows")
-    for name, unused in runs:
-        scored = np.ones(len(y), bool) if args.batch is None else ~batch
-        options = VARIANTS[name.split(" with")[0]]
+    gold = np.tile(y[scored], args.assignments)
+    cats = pd.Series(np.tile(d.rows["category"].to_numpy()[scored], args.assignments))
+    for label, name, unused in runs:
+        options = VARIANTS[name]
         at = {r: [] for r in RECALLS}
-        preds, golds, cats = [], [], []
+        preds = []
         for a in range(args.assignments):
             folds = urgency.folds_of(d.rows["group"], urgency.FOLDS, p.seed + a)
             oof, _ = urgency.out_of_fold(d, folds, p.seed + a, options, unused)
@@ -88,18 +95,15 @@ def main(argv: list[str] | None = None) -> int:
             for r in RECALLS:
                 at[r].append(false_alarms_at(score, y[scored], r))
             preds.append(as_shipped(score, y[scored], folds[scored]))
-            golds.append(y[scored])
-            cats.append(d.rows["category"].to_numpy()[scored])
-        pred, gold = np.concatenate(preds), np.concatenate(golds)
+        pred = np.concatenate(preds)
         shipped = urgency.binary_scores(pred, gold)
         cells = "  ".join(f"{np.mean(at[r]):7.3f}" for r in RECALLS)
         print(
-            f"{name:20s} {cells}  {shipped['recall']:6.3f}  {shipped['false_alarm_rate']:6.3f}",
+            f"{label:20s} {cells}  {shipped['recall']:6.3f}  {shipped['false_alarm_rate']:6.3f}",
             flush=True,
         )
         if args.per_category:
-            by_cat = urgency.per_category(pred, gold, pd.Series(np.concatenate(cats)), d.categories)
-            for c, s in by_cat.items():
+            for c, s in urgency.per_category(pred, gold, cats, d.categories).items():
                 print(
                     f"    {c:20s} recall {s['recall']:.3f}  false alarms {s['false_alarm_rate']:.3f}"
                 )
