@@ -36,6 +36,24 @@ def test_embeddings_do_not_depend_on_batch_padding():
     assert np.isclose(np.linalg.norm(alone[0]), 1.0, atol=1e-5)
 
 
+def test_repeated_texts_are_encoded_once_and_returned_in_place(monkeypatch):
+    import training.encoder as encoder_module
+
+    enc, tok = load_pretrained_encoder(), load_tokenizer()
+    seen: list[str] = []
+
+    def recording(tok, texts):
+        seen.extend(texts)
+        return encode_batch(tok, texts)
+
+    monkeypatch.setattr(encoder_module, "encode_batch", recording)
+    texts = ["how is gout treated", "is autism inherited", "how is gout treated"]
+    out = embed_texts(enc, tok, texts)
+    assert sorted(seen) == ["how is gout treated", "is autism inherited"]
+    assert np.array_equal(out[0], out[2]) and not np.allclose(out[0], out[1])
+    assert np.allclose(out[1], embed_texts(enc, tok, ["is autism inherited"])[0], atol=1e-5)
+
+
 def test_padding_skipped_by_the_dense_layers_changes_no_real_token(monkeypatch):
     enc, tok = load_pretrained_encoder(), load_tokenizer()
     layers = keras.Model(enc.inputs, [enc.get_layer(f"layer_{i}").output for i in range(LAYERS)])
