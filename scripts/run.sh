@@ -7,6 +7,11 @@ export ARTIFACT_STORE="${ARTIFACT_STORE:-file://./.artifacts}"
 export INFERENCE_PORT="${INFERENCE_PORT:-8000}" USERS_PORT="${USERS_PORT:-8001}"
 # Local runs listen on loopback only; containers set the hosts to 0.0.0.0.
 export INFERENCE_HOST="${INFERENCE_HOST:-127.0.0.1}" USERS_HOST="${USERS_HOST:-127.0.0.1}"
+# Each service finds the other (keys, links, CORS) on the ports chosen above.
+export USERS_SERVICE_URL="${USERS_SERVICE_URL:-http://127.0.0.1:$USERS_PORT}"
+export USERS_PUBLIC_URL="${USERS_PUBLIC_URL:-http://127.0.0.1:$USERS_PORT}"
+export INFERENCE_SERVICE_URL="${INFERENCE_SERVICE_URL:-http://127.0.0.1:$INFERENCE_PORT}"
+export INFERENCE_PUBLIC_URL="${INFERENCE_PUBLIC_URL:-http://127.0.0.1:$INFERENCE_PORT}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 mkdir -p .data
 
