@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import requests
 
 from testkit.net import wait_for
 from tests.users.conftest import PASSWORD, base_config
@@ -83,3 +84,12 @@ def register(client, email: str, password: str = PASSWORD) -> str:
     resp = client.post("/api/v1/tokens", json={"email": email, "password": password})
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()["access_token"]
+
+
+def token_through(users_url: str, email: str, password: str = PASSWORD) -> str:
+    """Register and log in over HTTP at a running user service; return the access token."""
+    creds = {"email": email, "password": password}
+    assert requests.post(f"{users_url}/api/v1/users", json=creds, timeout=30).status_code == 201
+    resp = requests.post(f"{users_url}/api/v1/tokens", json=creds, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["access_token"]

@@ -24,6 +24,7 @@ import requests
 
 from testkit.gunicorn import REPO, gunicorn_server, inference_env
 from testkit.net import free_ports, stop_process, wait_for
+from tests.reliability.conftest import token_through
 
 pytestmark = pytest.mark.slow
 
@@ -114,18 +115,10 @@ def stack(tmp_path):
         yield f"http://127.0.0.1:{proxy_inference}", proxied_users
 
 
-def token_through(users_url: str) -> str:
-    creds = {"email": "nginx@example.org", "password": "a long enough passphrase 42"}
-    assert requests.post(f"{users_url}/api/v1/users", json=creds, timeout=30).status_code == 201
-    resp = requests.post(f"{users_url}/api/v1/tokens", json=creds, timeout=30)
-    assert resp.status_code == 200, resp.text
-    return resp.json()["access_token"]
-
-
 def test_slow_clients_through_nginx_do_not_block_others(stack):
     inference_url, users_url = stack
     port = int(inference_url.rsplit(":", 1)[1])
-    token = token_through(users_url)
+    token = token_through(users_url, "nginx@example.org", "a long enough passphrase 42")
     stop = threading.Event()
     socks: list[socket.socket] = []
 

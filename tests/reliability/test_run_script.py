@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from testkit.net import free_port
-from tests.users.conftest import PASSWORD
+from tests.reliability.conftest import token_through
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,12 @@ def test_run_script_on_other_ports_serves_signed_in_triage(trained_store, tmp_pa
         "MODEL_CACHE_DIR": str(tmp_path / "cache"),
         "INFERENCE_DATABASE_URL": f"sqlite:///{tmp_path}/history.db",
     }
-    for name in ("USERS_SERVICE_URL", "USERS_PUBLIC_URL", "INFERENCE_PUBLIC_URL"):
+    for name in (
+        "USERS_SERVICE_URL",
+        "USERS_PUBLIC_URL",
+        "INFERENCE_SERVICE_URL",
+        "INFERENCE_PUBLIC_URL",
+    ):
         env.pop(name, None)  # what the script derives from the ports
     log = tmp_path / "run.log"
     with open(log, "w") as out:
@@ -50,11 +55,8 @@ def test_run_script_on_other_ports_serves_signed_in_triage(trained_store, tmp_pa
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         assert f"http://127.0.0.1:{inference_port}/" in log.read_text()
-        users = f"http://127.0.0.1:{users_port}"
-        account = {"email": "run-script@example.org", "password": PASSWORD}
-        assert requests.post(f"{users}/api/v1/users", json=account, timeout=10).status_code == 201
-        token = requests.post(f"{users}/api/v1/tokens", json=account, timeout=10)
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        token = token_through(f"http://127.0.0.1:{users_port}", "run-script@example.org")
+        headers = {"Authorization": f"Bearer {token}"}
         resp = requests.post(
             f"http://127.0.0.1:{inference_port}/api/v1/triage",
             json={"question": "What are the treatments for glaucoma?"},
