@@ -23,7 +23,7 @@ from training import data, unanswerable
 from training.answer_eval import consumer_heldout, quality
 from training.consumer import consumer_hand_labelled
 from training.examples import sample, training_texts
-from training.urgency import urgency_report
+from training.urgency import outside_report, urgency_report
 
 REDFLAG_CASES = REPO_ROOT / "medtriage" / "data" / "redflag_cases.csv"
 
@@ -166,6 +166,8 @@ def evaluate_pipeline(
     steps.update()
     report["red_flags"] = redflag_scores()
     report["urgency"] = urgency_report(pipe, "test")
+    if pipe.urgency is not None:
+        report["urgency_outside"] = outside_report(pipe)
     steps.update()
     steps.close()
     # The val split trains the heads now; their cross-validated figures come from training.

@@ -179,6 +179,20 @@ def urgency_section(report: dict) -> str:
             f"Cross-validated on train+val (out-of-fold, combined): recall {cell(cv, 'recall')}, "
             f"precision {cell(cv, 'precision')}, false alarms {cell(cv, 'false_alarm_rate')}.",
         ]
+    outside = report.get("urgency_outside")
+    if outside:
+        sets = ", ".join(
+            f"set {k} recall {cell(v, 'recall')}, false alarms {cell(v, 'false_alarm_rate')}"
+            for k, v in outside.items()
+            if k != "all"
+        )
+        lines += [
+            "",
+            f"Written outside the team (`outside.csv`, {outside['all']['n_urgent']} urgent, "
+            f"{outside['all']['n_not_urgent']} not; never trained on), as served: recall "
+            f"{cell(outside['all'], 'recall')}, false alarms "
+            f"{cell(outside['all'], 'false_alarm_rate')} ({sets}).",
+        ]
     lines += ["", "| category | " + " | ".join(f"{n} R / FA" for n in names) + " |"]
     lines.append("| --- |" + " --- |" * len(names))
     for cat in u[names[0]]["per_category"]:

@@ -6,6 +6,7 @@ import json
 import platform
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from training.reranker import (
     medquad_queries,
     train_reranker,
 )
+from training.urgency_tails import TRAIN_TAILS, with_tails
 
 CONSUMER_REPEAT = 3
 # Which label of a consumer question the head learns: `hand_category` (by hand, every message)
@@ -247,6 +249,15 @@ def urgency_negatives(p: Prepared) -> tuple[np.ndarray, list[str]]:
     return p.kb_q_layers[rows], p.df["question"].to_numpy()[rows].tolist()
 
 
+def tailed_urgency(
+    p: Prepared, messages: pd.DataFrame, tails: Sequence[str]
+) -> tuple[np.ndarray, list[str]]:
+    """(layer means, texts) of the urgency messages with a calm ending (`urgency_tails`); the
+    test split's stay as they are (never trained on, only reported)."""
+    texts = with_tails(messages["text"].tolist(), tails, p.seed, messages["split"] == "test")
+    return p.encode_layers(texts, "urgency-layers with endings"), texts
+
+
 def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
     """The urgency heads on the urgency set's train and val splits (+ MedQuAD training
     questions as informational negatives), read from the encoder's layer means; threshold by
@@ -254,7 +265,11 @@ def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
     messages = urgency.load_messages()
     texts = messages["text"].tolist()
     fit = urgency.fit_urgency(
-        messages, p.encode_layers(texts, "urgency-layers"), *urgency_negatives(p), p.seed
+        messages,
+        p.encode_layers(texts, "urgency-layers"),
+        *urgency_negatives(p),
+        p.seed,
+        tailed=tailed_urgency(p, messages, TRAIN_TAILS),
     )
     cv = {k: v for k, v in fit.cross_validated.items() if k != "per_category"}
     log(f"urgency: threshold {fit.threshold:.4f}, cross-validated {cv}")

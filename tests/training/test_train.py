@@ -43,6 +43,9 @@ def test_metrics_report_model_and_baseline(trained_model_dir):
     dev = load_messages().query("split != 'test'")
     assert cv["n_urgent"] + cv["n_not_urgent"] == len(dev) and len(cv["per_category"]) == 20
     assert cv["recall"] >= 0.98 and cv["threshold"] == u["threshold"]
+    outside = report["urgency_outside"]  # written outside the team, never trained on
+    assert outside["all"]["n_urgent"] == outside["a"]["n_urgent"] + outside["b"]["n_urgent"] == 120
+    assert "Written outside the team" in (trained_model_dir / "MODEL_CARD.md").read_text()
     liveqa = report["answers"]["liveqa"]
     assert liveqa["n"] == 178 and 0.0 <= liveqa["focus_accuracy"] <= 1.0
     assert {"bm25_questions", "fused (before)", "focus_first"} <= set(liveqa["rankers"])

@@ -3,13 +3,17 @@ batches of data left out of training but still scored."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from medtriage.layers import LAYER_MEANS, READINGS
+from medtriage.readings import readings
 from training import urgency
 from training.urgency_cv import as_shipped, false_alarms_at
+from training.urgency_tails import CHECK_TAILS, TRAIN_TAILS, with_tails
 
 
 def test_recall_threshold_keeps_the_weakest_needed_urgent_score():
@@ -76,3 +80,44 @@ def test_out_of_fold_never_trains_on_the_held_fold_nor_unused_rows(tiny_dev, mon
     seen.clear()
     urgency.out_of_fold(tiny_dev, folds, 0, options)
     assert seen == [int((folds != k).sum()) for k in range(3)]
+
+
+def test_calm_endings_are_appended_by_seed_and_carry_no_numbers():
+    texts = ["my dad cant lift his arm", "what is a stroke", "baby is 5 weeks, temp 38.2"]
+    tailed = with_tails(texts, TRAIN_TAILS, seed=3, keep=[False, True, False])
+    assert tailed == with_tails(texts, TRAIN_TAILS, seed=3, keep=[False, True, False])
+    assert tailed[1] == texts[1]
+    for before, after in ((texts[0], tailed[0]), (texts[2], tailed[2])):
+        assert after.startswith(before + " ") and after[len(before) + 1 :] in TRAIN_TAILS
+    # The number readings the heads also read stay those of the message itself.
+    assert all(readings(t) == readings("") for t in TRAIN_TAILS + CHECK_TAILS)
+    assert not set(TRAIN_TAILS) & set(CHECK_TAILS)
+
+
+def test_heads_train_on_messages_and_their_endings_but_score_what_they_are_given(
+    tiny_dev, monkeypatch
+):
+    rng = np.random.default_rng(1)
+    tailed = [tiny_dev.x[0] + rng.normal(scale=0.1, size=tiny_dev.x[0].shape), tiny_dev.x[1]]
+    d = replace(tiny_dev, tailed=[a.astype("float32") for a in tailed])
+    selected = np.arange(24) < 10
+    x, urgent, category = urgency.training_rows(d, selected, urgency.HeadOptions(tails=1.0))
+    assert len(x[0]) == 20 and urgent.tolist() == np.tile(d.urgent[:10], 2).tolist()
+    assert (x[0][10:] == d.tailed[0][:10]).all() and len(category) == 20
+    x, urgent, _ = urgency.training_rows(d, selected, urgency.HeadOptions(tails=0.0))
+    assert len(x[0]) == len(urgent) == 10
+    x, urgent, _ = urgency.training_rows(d, selected, urgency.HeadOptions(tails=0.5))
+    assert 10 < len(x[0]) == len(urgent) < 20
+    # The same rows get their endings whichever rows are selected (every fold agrees).
+    x_all, _, _ = urgency.training_rows(d, np.ones(24, bool), urgency.HeadOptions(tails=0.5))
+    tailed_rows = {tuple(r[:3]) for r in x_all[0][24:]}
+    assert {tuple(r[:3]) for r in x[0][10:]} <= tailed_rows
+
+    folds = urgency.folds_of(d.rows["group"], 3, seed=1)
+    options = urgency.HeadOptions(epochs=2)
+    plain, _ = urgency.out_of_fold(d, folds, 0, options)
+    # Scored on other inputs (the label feature wiped out), the same heads score otherwise.
+    wiped = [d.x[0].copy(), d.x[1]]
+    wiped[0][:, 0] = 0
+    other, _ = urgency.out_of_fold(replace(d, scored=wiped), folds, 0, options)
+    assert not np.allclose(plain, other)
