@@ -250,12 +250,21 @@ def urgency_negatives(p: Prepared) -> tuple[np.ndarray, list[str]]:
 
 
 def tailed_urgency(
-    p: Prepared, messages: pd.DataFrame, tails: Sequence[str]
-) -> tuple[np.ndarray, list[str]]:
-    """(layer means, texts) of the urgency messages with a calm ending (`urgency_tails`); the
-    test split's stay as they are (never trained on, only reported)."""
-    texts = with_tails(messages["text"].tolist(), tails, p.seed, messages["split"] == "test")
-    return p.encode_layers(texts, "urgency-layers with endings"), texts
+    p: Prepared, messages: pd.DataFrame, layer_means: np.ndarray, tails: Sequence[str],
+    share: float = 1.0,
+) -> tuple[np.ndarray, list[str]]:  # fmt: skip
+    """(layer means, texts) of the urgency messages, `share` of the development rows with a
+    calm ending (`urgency_tails`, the rows `urgency.ending_rows` picks); only those are
+    encoded, the rest keep `layer_means` (the test split's never get an ending)."""
+    is_dev = (messages["split"] != "test").to_numpy()
+    changed = np.zeros(len(messages), dtype=bool)
+    changed[np.flatnonzero(is_dev)[urgency.ending_rows(int(is_dev.sum()), share)]] = True
+    texts = with_tails(messages["text"].tolist(), tails, p.seed, keep=~changed)
+    means = np.array(layer_means, copy=True)
+    if changed.any():
+        ended = [t for t, c in zip(texts, changed, strict=True) if c]
+        means[changed] = p.encode_layers(ended, "urgency-layers with endings")
+    return means, texts
 
 
 def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
@@ -263,13 +272,14 @@ def fit_urgency(p: Prepared) -> urgency.UrgencyFit:
     questions as informational negatives), read from the encoder's layer means; threshold by
     cross-validation over those splits (`training.urgency.fit_urgency`)."""
     messages = urgency.load_messages()
-    texts = messages["text"].tolist()
+    emb = p.encode_layers(messages["text"].tolist(), "urgency-layers")
     fit = urgency.fit_urgency(
         messages,
-        p.encode_layers(texts, "urgency-layers"),
+        emb,
         *urgency_negatives(p),
         p.seed,
-        tailed=tailed_urgency(p, messages, TRAIN_TAILS),
+        # Only the rows that train with an ending are encoded with one.
+        tailed=tailed_urgency(p, messages, emb, TRAIN_TAILS, urgency.TAILS),
     )
     cv = {k: v for k, v in fit.cross_validated.items() if k != "per_category"}
     log(f"urgency: threshold {fit.threshold:.4f}, cross-validated {cv}")

@@ -187,6 +187,12 @@ class DevSet:
     scored: list[np.ndarray] | None = None  # what held-out rows are scored on (default: x)
 
 
+def ending_rows(n: int, share: float) -> np.ndarray:
+    """Which of n development rows also train with a calm ending: a fixed order, so a row's
+    choice is the same in every fold and every run."""
+    return np.random.default_rng(0).permutation(n) < share * n
+
+
 def training_rows(
     d: DevSet, selected: np.ndarray, options: HeadOptions
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -194,10 +200,7 @@ def training_rows(
     share (`HeadOptions.tails`) of them again with their calm endings when there are any."""
     x, urgent, category = rows(d.x, selected), d.urgent[selected], d.category[selected]
     if options.tails and d.tailed is not None:
-        # Every row in the same place of a fixed order, so a row's choice is the same in
-        # every fold.
-        order = np.random.default_rng(0).permutation(len(d.rows))
-        also = selected & (order < options.tails * len(d.rows))
+        also = selected & ending_rows(len(d.rows), options.tails)
         x = [np.concatenate([a, b]) for a, b in zip(x, rows(d.tailed, also), strict=True)]
         urgent = np.concatenate([urgent, d.urgent[also]])
         category = np.concatenate([category, d.category[also]])

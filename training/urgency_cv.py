@@ -89,11 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     messages = urgency.load_messages()
     emb = p.encode_layers(messages["text"].tolist(), "urgency-layers")
     d = urgency.dev_set(
-        messages, emb, *urgency_negatives(p), tailed=tailed_urgency(p, messages, TRAIN_TAILS)
+        messages, emb, *urgency_negatives(p), tailed=tailed_urgency(p, messages, emb, TRAIN_TAILS)
     )
     checked = None
     if args.endings_check:
-        checked = urgency.dev_inputs(messages, *tailed_urgency(p, messages, CHECK_TAILS))
+        checked = urgency.dev_inputs(messages, *tailed_urgency(p, messages, emb, CHECK_TAILS))
     y = d.urgent
     print(f"{len(y)} development messages ({int(y.sum())} urgent), {args.assignments} assignments")
     head = "  ".join(f"FA@{r}" for r in RECALLS)
@@ -102,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     # rows every run is judged on.
     runs = [(name, name, None, False) for name in args.variants]
     if checked is not None:
-        runs = [(f"{n}{e}", n, None, c) for n in args.variants for e, c in (("", 0), (", ends", 1))]
+        runs = [
+            (f"{n}{e}", n, None, c)
+            for n in args.variants
+            for e, c in (("", False), (", ends", True))
+        ]
     scored = np.ones(len(y), bool)
     if args.batch:
         batch = d.rows["group"].str.contains(args.batch, regex=False).to_numpy()

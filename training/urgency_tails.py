@@ -3,10 +3,10 @@
 "...my tongue feels swollen and it's hard to swallow, I'm dizzy. Is there a cream I should use?"
 The heads read the mean of every token, so a calm last question pulls an emergency's score
 down (0.90 without that question, 0.19 with it, for a message written outside this project).
-Training sees every message a second time with one of `TRAIN_TAILS` appended, urgent and
-non-urgent alike, so the ending carries no label and the heads learn to look past it.
-`CHECK_TAILS`, worded differently, never trains: `python -m training.urgency_cv --tails-check`
-scores held-out folds with them appended. No tail holds a number (`medtriage.readings` reads
+Training sees a share of the messages (`training.urgency.TAILS`) a second time with one of
+`TRAIN_TAILS` appended, urgent and non-urgent alike, so the ending carries no label and the
+heads learn to look past it. `CHECK_TAILS`, worded differently, never trains:
+`python -m training.urgency_cv --endings-check` scores held-out folds with them appended. No tail holds a number (`medtriage.readings` reads
 numbers).
 """
 

@@ -121,3 +121,28 @@ def test_heads_train_on_messages_and_their_endings_but_score_what_they_are_given
     wiped[0][:, 0] = 0
     other, _ = urgency.out_of_fold(replace(d, scored=wiped), folds, 0, options)
     assert not np.allclose(plain, other)
+
+
+def test_only_the_rows_that_train_with_an_ending_are_encoded_with_one():
+    from types import SimpleNamespace
+
+    from training.train import tailed_urgency
+
+    messages = pd.DataFrame(
+        {"text": [f"message {i}" for i in range(12)], "split": ["train"] * 8 + ["test"] * 4}
+    )
+    layer_means = np.arange(12, dtype="float32")[:, None].repeat(3, axis=1)
+    encoded: list[list[str]] = []
+
+    def encode_layers(texts, desc):
+        encoded.append(list(texts))
+        return np.full((len(texts), 3), -1.0, dtype="float32")
+
+    p = SimpleNamespace(seed=0, encode_layers=encode_layers)
+    means, texts = tailed_urgency(p, messages, layer_means, TRAIN_TAILS, share=0.5)
+    chosen = urgency.ending_rows(8, 0.5)
+    assert len(encoded) == 1 and len(encoded[0]) == int(chosen.sum()) == 4
+    for i in range(12):
+        ended = i < 8 and chosen[i]
+        assert (texts[i] != messages["text"][i]) == ended
+        assert (means[i] == -1).all() if ended else (means[i] == layer_means[i]).all()
