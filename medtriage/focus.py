@@ -31,6 +31,40 @@ CONF_SYNONYM = 0.85
 CORRECTION_PENALTY = 0.15  # per corrected token
 CONF_EPONYM = 0.7  # "Parkinson" for Parkinson's disease
 CONF_ABBREV = 0.6
+CONF_FAMILY = 0.75  # "lichen planus" when MedQuAD has only its kinds ("Oral lichen planus")
+# A family name must not be vaguer than this many conditions (one word: fewer still).
+FAMILY_MAX = 16
+FAMILY_MAX_ONE_WORD = 6
+# A one-word family name must look like a condition's name, not an ordinary word that ends
+# names ("foot", "stone", "weight"): the usual endings of disease names.
+_DISEASE_WORD_RE = re.compile(
+    r"(ism|itis|osis|oma|emia|aemia|pathy|plasia|trophy|algia|agmus|ismus|iasis|ura|philia|"
+    r"plegia|megaly|rrhea|ectasia|oid|ia)$"
+)
+# Words that make a family name vague when it starts with them ("cell carcinoma" of basal and
+# renal cell carcinoma, "type II", "X-linked ...") or that end a modifier ("... of the").
+_VAGUE_START = frozenset(
+    """a an and by due for in of on or the to with without type like plus onset linked cell
+    cells early late adult childhood infantile juvenile neonatal congenital hereditary familial
+    autosomal dominant recessive syndromic nonsyndromic deletion duplication microdeletion
+    chromosome ring mental what prevent gene genes genetic mutation related""".split()
+)
+# Words that end a condition's name: an opening-words family ("glycogen storage disease" of
+# its types) must end with one, so "spinal cord" and "coronary artery" name no family.
+_HEAD_WORDS = frozenset(
+    "disease syndrome disorder deficiency dystrophy dysplasia degeneration cancer tumor".split()
+)
+# One-word family names that end like a condition but are not one, or name too many kinds.
+_FAMILY_DENY = frozenset(
+    """diagnosis prognosis genitalia hereditaria spheroid carcinoma adenocarcinoma adenoma
+    sarcoma lymphoma neoplasia""".split()
+)
+_LATIN_RE = re.compile(r"..(us|um|osa|ica|ata|ans)$")
+# A family never starts after one of these in its name ("... of the head and neck").
+_CONNECTORS = frozenset(
+    "a an and as at by due for from in into of on or the to with without".split()
+)
+_ROMAN = frozenset("i ii iii iv v vi vii viii ix x xi xii".split())
 # Topics that are not conditions (MedlinePlus "Other": Blood, Surgery, Medicines) rank last.
 OTHER_PENALTY = 0.3
 # A CUI set shared by more distinct names than this is generic (one CUI, "diabetes mellitus",
@@ -193,6 +227,26 @@ def _lead_end(text: str, toks: list[tuple[str, int, int]]) -> int:
     return brk.start() if brk else end
 
 
+def _is_head(word: str) -> bool:
+    """A word that ends a condition's name: disease, syndrome, ...; albinism, nephritis, ..."""
+    return word in _HEAD_WORDS or (
+        len(word) >= 6 and bool(_DISEASE_WORD_RE.search(word)) and word not in _FAMILY_DENY
+    )
+
+
+def _family_name(words: list[str]) -> bool:
+    """Whether these words can name a family of conditions on their own: they end in a head
+    word (or a Latin one: "lichen planus", "erythema nodosum") and start with no vague word."""
+    if words[0] in _VAGUE_START or words[-1] in _VAGUE_START:
+        return False
+    if any(len(w) == 1 or w.isdigit() or w in _ROMAN for w in words):
+        return False
+    last = words[-1]
+    if len(words) == 1:
+        return last not in _HEAD_WORDS and _is_head(last)
+    return _is_head(last) or bool(_LATIN_RE.search(last))
+
+
 @dataclass(frozen=True)
 class FocusMatch:
     text: str  # as written in the question (the span)
@@ -208,6 +262,7 @@ class _Hit:
     start_tok: int
     end_tok: int  # exclusive
     confidence: float
+    family: tuple[tuple[int, ...], str] | None = None  # (groups, shown name) of a family name
 
 
 class FocusIndex:
@@ -418,6 +473,56 @@ class FocusIndex:
             if 3 <= len(toks) <= 5 and all(t[0].isalpha() for t in toks):
                 for gid, _kind in entries:
                     self._initials["".join(t[0] for t in toks).upper()].add(gid)
+        self._family_trie = self._family_index()
+
+    def _family_index(self) -> dict[str, Any]:
+        """Trie of family names: the closing words of condition names that are not a name
+        themselves ("lichen planus" of "Oral lichen planus") or their opening words
+        ("glycogen storage disease" of its types), each ending in (the groups it names, how to
+        show it). `_family_name` keeps the words that can name a condition."""
+        members: dict[str, set[int]] = defaultdict(set)
+        for gid, group in enumerate(self.groups):
+            if group.get("other"):
+                continue
+            for name in group["foci"]:
+                if _is_title(name):
+                    continue
+                toks = tokens(name)
+                words = [_fold(t) for t, _, _ in toks]
+                for k in range(1, len(toks)):
+                    gap = name[toks[k - 1][2] : toks[k][1]]
+                    if "-" in gap or "/" in gap:  # never half of "Andersen-Tawil"
+                        continue
+                    subs = []
+                    if words[k - 1] not in _CONNECTORS:  # "... of the head and neck"
+                        subs.append(words[k:])
+                    if k >= 2:
+                        subs.append(words[:k])
+                    for sub in subs:
+                        if _family_name(sub):
+                            members[" ".join(sub)].add(gid)
+        trie: dict[str, Any] = {}
+        for phrase, gids in members.items():
+            cap = FAMILY_MAX if " " in phrase else FAMILY_MAX_ONE_WORD
+            if phrase in self.names or len(gids) > cap:
+                continue
+            node = trie
+            for t in phrase.split():
+                node = node.setdefault(t, {})
+            node[""] = (tuple(sorted(gids)), self._family_shown(phrase, gids))
+        return trie
+
+    def _family_shown(self, phrase: str, gids: set[int]) -> str:
+        """The family name as a member's name spells it ("Lichen planus")."""
+        n = len(phrase.split())
+        for g in sorted(gids):
+            toks = tokens(self.groups[g]["name"])
+            for k in range(len(toks) - n + 1):
+                window = toks[k : k + n]
+                if " ".join(_fold(t) for t, _, _ in window) == phrase:
+                    raw = self.groups[g]["name"][window[0][1] : window[-1][2]]
+                    return raw[:1].upper() + raw[1:]
+        return phrase[:1].upper() + phrase[1:]
 
     # ---------------------------------------------------------------- save / load
     def save(self, directory: Path) -> None:
@@ -533,6 +638,10 @@ class FocusIndex:
                 if self.groups[gid].get("other"):
                     conf -= OTHER_PENALTY
                 hits.append(_Hit(gid, i, end, conf))
+            else:
+                hit = self._family_at(folded, i)
+                if hit is not None:
+                    hits.append(hit)
             # Abbreviations: case-sensitive when short, so "ALL"/"MS" but not "all"/"ms".
             surface = toks[i][0]
             gids = self.abbrevs.get(surface)
@@ -543,6 +652,20 @@ class FocusIndex:
                 conf = CONF_ABBREV - (0.1 if len(gids) > 1 else 0.0)
                 hits.append(_Hit(gid, i, i + 1, conf))
         return hits
+
+    def _family_at(self, folded: list[str], i: int) -> _Hit | None:
+        """The longest family name starting at token i, as one hit over all its groups."""
+        node, found = self._family_trie, None
+        for j in range(i, min(len(folded), i + MAX_NGRAM)):
+            node = node.get(folded[j])
+            if node is None:
+                break
+            if "" in node:
+                found = (j + 1, node[""])
+        if found is None:
+            return None
+        end, (gids, shown) = found
+        return _Hit(gids[0], i, end, CONF_FAMILY, family=(tuple(gids), shown))
 
     def recognize(self, text: str, limit: int = 3) -> list[FocusMatch]:
         """Conditions named in `text`, best first; [] when no covered condition is named."""
@@ -555,7 +678,15 @@ class FocusIndex:
         if not hits:
             return []
         # Longest, most confident spans first; drop spans overlapping an already chosen one.
-        hits.sort(key=lambda h: (-(h.end_tok - h.start_tok), -h.confidence, h.start_tok))
+        # A family name never hides a name: "lymphocytic leukemia" stays Leukemia.
+        hits.sort(
+            key=lambda h: (
+                h.family is not None,
+                -(h.end_tok - h.start_tok),
+                -h.confidence,
+                h.start_tok,
+            )
+        )
         taken = [False] * len(toks)
         chosen: list[_Hit] = []
         for h in hits:
@@ -594,14 +725,18 @@ class FocusIndex:
         ranked = sorted(per_group.values(), key=lambda sh: (-sh[0], toks[sh[1].start_tok][1]))
         out = []
         for _, h in ranked[: max(limit, 0)]:
-            g = self.groups[h.group]
             start, end = toks[h.start_tok][1], toks[h.end_tok - 1][2]
+            if h.family is None:
+                shown, foci = self._shown[h.group], tuple(self.groups[h.group]["foci"])
+            else:
+                gids, shown = h.family
+                foci = tuple(sorted({f for g in gids for f in self.groups[g]["foci"]}))
             out.append(
                 FocusMatch(
                     text=text[start:end],
-                    matched=self._shown[h.group],
+                    matched=shown,
                     confidence=round(min(max(h.confidence, 0.0), 1.0), 3),
-                    foci=tuple(g["foci"]),
+                    foci=foci,
                     start=start,
                 )
             )

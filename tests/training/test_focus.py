@@ -171,6 +171,47 @@ def test_titles_ordinary_words_and_homonyms_name_nothing() -> None:
     assert index.recognize("my menses are late")[0].matched == "Menstruation"
 
 
+def test_a_family_name_covers_its_kinds() -> None:
+    # MedQuAD names only kinds of lichen planus and albinism; people name the family.
+    rows = [
+        ("Oral lichen planus", "", "C0024082", "Lichen planus in the mouth."),
+        ("Lichen planus pigmentosus", "", "C1274013", "Dark patches of skin."),
+        ("Oculocutaneous albinism", "", "C0078917", "Little pigment in skin and eyes."),
+        ("Ocular albinism", "", "C0078918", "Little pigment in the eyes."),
+        ("Glycogen storage disease type I", "", "C0017920", "Glycogen builds up."),
+        ("Glycogen storage disease type II", "", "C0017921", "Glycogen builds up too."),
+        ("Leukemia", "", "C0023418", "A cancer of the blood."),
+        ("Chronic lymphocytic leukemia", "", "C0023434", "A slow blood cancer."),
+        ("Acute lymphocytic leukemia", "", "C0023449", "A fast blood cancer."),
+        ("Spinal cord injury", "", "C0037929", "Damage to the spinal cord."),
+        ("Spinal cord infarction", "", "C0752296", "A stroke of the spinal cord."),
+        ("Renal cell carcinoma", "", "C0007134", "A kidney cancer."),
+        ("Squamous cell carcinoma", "", "C0007137", "A skin cancer."),
+        ("Andersen-Tawil syndrome", "", "C1563715", "Periodic paralysis."),
+        ("Paraganglioma of the head and neck", "", "C0030421", "A tumor in the neck."),
+    ]
+    index = index_of(rows)
+    (m,) = index.recognize("I have had lichen planus for four years, what helps the itch?")
+    assert (m.text, m.matched) == ("lichen planus", "Lichen planus")
+    assert set(m.foci) == {"oral lichen planus", "lichen planus pigmentosus"}
+    assert m.confidence < index.recognize("oral lichen planus")[0].confidence
+    (m,) = index.recognize("Questions on albinism")
+    assert m.matched == "Albinism" and len(m.foci) == 2
+    (m,) = index.recognize("my nephew has GLYCOGEN STORAGE DISEASE")
+    assert m.matched == "Glycogen storage disease" and len(m.foci) == 2
+    # A name wins over a family that contains it.
+    assert names(index.recognize("what is lymphocytic leukemia?")) == ["Leukemia"]
+    # Vague words name no family: an organ, "cell carcinoma" of basal cell carcinoma, half a
+    # hyphenated name, the words after "of the".
+    for text in [
+        "he hurt his spinal cord",
+        "after my basal cell carcinoma was removed",
+        "does Tawil syndrome run in families?",
+        "a lump in the head and neck",
+    ]:
+        assert index.recognize(text) == [], text
+
+
 def test_no_condition(small: FocusIndex) -> None:
     assert small.recognize("How do I reset my password for the website?") == []
 
@@ -235,6 +276,7 @@ def test_real_kb(real: FocusIndex) -> None:
     # Two edits on each side of a long name: found through shared trigrams.
     assert real.recognize("my daughter has crainosynstosis")[0].matched == "Craniosynostosis"
     assert real.recognize("what causes seizures")[0].matched == "Seizures"
+    assert real.recognize("Questions on albinism")[0].matched == "Albinism"
     got = [m.matched.lower() for m in real.recognize("I have diabetis and glaucoma")]
     assert set(got[:2]) == {"diabetes", "glaucoma"}
 
