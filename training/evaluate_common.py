@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from medtriage.focus import normalise
+
 
 def focus_match(retrieved: str, annotated: list[str]) -> bool:
-    """The retrieved focus names an annotated one (either contains the other, case-blind)."""
-    r = retrieved.lower().strip()
-    return bool(r) and any(a and (a in r or r in a) for a in annotated)
+    """The retrieved focus names an annotated one: either contains the other as whole words,
+    compared in the recognizer's folded form ("Ewing sarcoma" is "ewing's sarcoma", "Sle"
+    is not inside "Measles")."""
+    r = normalise(retrieved)
+    if not r:
+        return False
+    for name in annotated:
+        a = normalise(name)
+        if a and (f" {a} " in f" {r} " or f" {r} " in f" {a} "):
+            return True
+    return False
