@@ -59,7 +59,7 @@ _FAMILY_DENY = frozenset(
     """diagnosis prognosis genitalia hereditaria spheroid carcinoma adenocarcinoma adenoma
     sarcoma lymphoma neoplasia""".split()
 )
-_LATIN_RE = re.compile(r"..(us|um|osa|ica|ata|ans)$")
+_LATIN_RE = re.compile(r"..(?:[^o]us|um|osa|ica|ata|ans)$")  # not "-ous" adjectives
 # A family never starts after one of these in its name ("... of the head and neck").
 _CONNECTORS = frozenset(
     "a an and as at by due for from in into of on or the to with without".split()

@@ -189,6 +189,7 @@ def test_a_family_name_covers_its_kinds() -> None:
         ("Squamous cell carcinoma", "", "C0007137", "A skin cancer."),
         ("Andersen-Tawil syndrome", "", "C1563715", "Periodic paralysis."),
         ("Paraganglioma of the head and neck", "", "C0030421", "A tumor in the neck."),
+        ("Autonomic nervous system dysfunction", "", "C0013363", "Nerves that run organs."),
     ]
     index = index_of(rows)
     (m,) = index.recognize("I have had lichen planus for four years, what helps the itch?")
@@ -202,12 +203,13 @@ def test_a_family_name_covers_its_kinds() -> None:
     # A name wins over a family that contains it.
     assert names(index.recognize("what is lymphocytic leukemia?")) == ["Leukemia"]
     # Vague words name no family: an organ, "cell carcinoma" of basal cell carcinoma, half a
-    # hyphenated name, the words after "of the".
+    # hyphenated name, the words after "of the", an adjective ending in "-ous".
     for text in [
         "he hurt his spinal cord",
         "after my basal cell carcinoma was removed",
         "does Tawil syndrome run in families?",
         "a lump in the head and neck",
+        "it affects the autonomic nervous system",
     ]:
         assert index.recognize(text) == [], text
 
