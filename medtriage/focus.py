@@ -109,6 +109,31 @@ _LAY_FORMS = {
     "dyslexic": "dyslexia", "schizophrenic": "schizophrenia", "leukemic": "leukemia",
     "psychotic": "psychosis", "alcoholic": "alcoholism", "cirrhotic": "cirrhosis",
 }  # fmt: skip
+# Everyday names of conditions that MedQuAD lists under another name (general usage, not
+# mined from any evaluation set); a target missing from the index is skipped.
+_LAY_NAMES = {
+    "erection problem": "erectile dysfunction", "erectile problem": "erectile dysfunction",
+    "impotence": "erectile dysfunction", "stammer": "stuttering", "stammering": "stuttering",
+    "high bp": "high blood pressure", "bed wetting": "bedwetting",
+    "thyroid problem": "thyroid diseases", "slipped disc": "herniated disk",
+    "slipped disk": "herniated disk", "bulging disc": "herniated disk",
+    "bulging disk": "herniated disk", "pink eye": "pinkeye", "acid reflux": "gerd",
+    "underactive thyroid": "hypothyroidism", "low thyroid": "hypothyroidism",
+    "overactive thyroid": "hyperthyroidism", "hardening of the arteries": "atherosclerosis",
+    "prostate enlargement": "enlarged prostate", "swollen prostate": "enlarged prostate",
+    "bladder infection": "urinary tract infections", "urine infection": "urinary tract infections",
+    "ringing in the ears": "tinnitus", "ringing in my ears": "tinnitus",
+    "brittle bones": "osteoporosis", "panic attack": "panic disorder",
+    "bipolar": "bipolar disorder", "chicken pox": "chickenpox", "sinus infection": "sinusitis",
+    "hot flashes": "menopause", "hot flushes": "menopause", "heart burn": "heartburn",
+    "std": "sexually transmitted diseases", "carpal tunnel": "carpal tunnel syndrome",
+    "water on the brain": "hydrocephalus", "ureter stone": "kidney stones",
+    "ureteral stone": "kidney stones", "pcos": "polycystic ovary syndrome",
+    "pms": "premenstrual syndrome", "vertigo": "dizziness and vertigo",
+    "dizziness": "dizziness and vertigo", "diverticulitis": "diverticular disease",
+    "diverticulosis": "diverticular disease", "cleft lip": "cleft lip and palate",
+    "cleft palate": "cleft lip and palate",
+}  # fmt: skip
 # Surnames/words that are also ordinary English: never a condition on their own as eponym stems.
 _EPONYM_DENY = frozenset(
     """christma christmas coach clove genoa carpenter fisher bloom alexander gardner fowler
@@ -282,6 +307,7 @@ class FocusIndex:
         self.ordinary = set(ordinary)  # raw corpus words that are never "corrected"
         # What `FocusMatch.matched` shows, worked out once (published indexes keep raw names).
         self._shown = [display_name(g["name"]) for g in groups]
+        self._add_lay_names()
         self._compile()
 
     # ---------------------------------------------------------------- build
@@ -474,6 +500,13 @@ class FocusIndex:
                 for gid, _kind in entries:
                     self._initials["".join(t[0] for t in toks).upper()].add(gid)
         self._family_trie = self._family_index()
+
+    def _add_lay_names(self) -> None:
+        """Everyday names (`_LAY_NAMES`) as synonyms of the condition they name."""
+        for phrase, target in _LAY_NAMES.items():
+            key, entries = normalise(phrase), self.names.get(normalise(target))
+            if entries and key not in self.names:
+                self.names[key] = [[gid, 1] for gid, _kind in entries]
 
     def _family_index(self) -> dict[str, Any]:
         """Trie of family names: the closing words of condition names that are not a name

@@ -214,6 +214,15 @@ def test_a_family_name_covers_its_kinds() -> None:
         assert index.recognize(text) == [], text
 
 
+def test_everyday_names_lead_to_the_condition_medquad_lists() -> None:
+    index = index_of([("Pinkeye", "Conjunctivitis", "C0009763", "Red, itchy eyes.")])
+    (m,) = index.recognize("my son has pink eye again")
+    assert (m.text, m.matched) == ("pink eye", "Pinkeye")
+    assert m.confidence < index.recognize("pinkeye")[0].confidence
+    # An everyday name whose condition the knowledge base lacks names nothing.
+    assert index.recognize("is a slipped disc serious?") == []
+
+
 def test_no_condition(small: FocusIndex) -> None:
     assert small.recognize("How do I reset my password for the website?") == []
 
@@ -279,6 +288,7 @@ def test_real_kb(real: FocusIndex) -> None:
     assert real.recognize("my daughter has crainosynstosis")[0].matched == "Craniosynostosis"
     assert real.recognize("what causes seizures")[0].matched == "Seizures"
     assert real.recognize("Questions on albinism")[0].matched == "Albinism"
+    assert real.recognize("erection problems, what can I do")[0].matched == "Erectile Dysfunction"
     got = [m.matched.lower() for m in real.recognize("I have diabetis and glaucoma")]
     assert set(got[:2]) == {"diabetes", "glaucoma"}
 
