@@ -6,8 +6,10 @@ shared CUI and one listed as the other's synonym are one condition across GARD, 
 Recognition is an exact token-trie walk (longest match wins) with spelling correction for tokens
 that are not ordinary words of the MedQuAD corpus (symmetric-delete candidates verified with
 Damerau-Levenshtein; shared character trigrams for long words two edits away), lay forms
-("diabetic", "hep C"), and case-sensitive matching of short abbreviations so "MS"/"ALS" match
-but "as"/"all" do not.
+("diabetic", "hep C"), everyday names ("slipped disc" for Herniated Disk), and case-sensitive
+matching of short abbreviations so "MS"/"ALS" match but "as"/"all" do not. Where no name
+matches, a family name covers the kinds MedQuAD lists ("lichen planus": Oral lichen planus,
+Lichen planus pigmentosus).
 """
 
 from __future__ import annotations
@@ -38,9 +40,8 @@ FAMILY_MAX_ONE_WORD = 6
 # A one-word family name must look like a condition's name, not an ordinary word that ends
 # names ("foot", "stone", "weight"): the usual endings of disease names.
 _DISEASE_WORD_RE = re.compile(
-    r"(ism|itis|osis|oma|emia|aemia|pathy|plasia|trophy|algia|agmus|ismus|iasis|ura|philia|"
-    r"plegia|megaly|rrhea|ectasia|oid|ia)$"
-)
+    r"(ism|itis|osis|oma|pathy|trophy|agmus|ismus|iasis|ura|megaly|rrhea|oid|ia)$"
+)  # "-ia" covers -emia, -plasia, -algia, -philia, -plegia, -ectasia
 # Words that make a family name vague when it starts with them ("cell carcinoma" of basal and
 # renal cell carcinoma, "type II", "X-linked ...") or that end a modifier ("... of the").
 _VAGUE_START = frozenset(
