@@ -18,6 +18,7 @@ import gzip
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ _BREAK_RE = re.compile(r"[.?!:;\n]")
 LEAD_TOKENS = 6
 SUBJECT_BONUS = 0.2
 _BOOKLET_RE = re.compile(r"what i need to know about\s+", re.I)
+_POPULATION_RE = re.compile(r"\s+in\s+(?:children|adults|women|men|older adults)$", re.I)
 _SUBJECT_RE = re.compile(r"^\s*SUBJECT\s*:(.*?)MESSAGE\s*:", re.S | re.I)
 
 # Names never worth matching on their own: function words and vague nouns that MedQuAD happens
@@ -134,6 +136,40 @@ _LAY_NAMES = {
     "dizziness": "dizziness and vertigo", "diverticulitis": "diverticular disease",
     "diverticulosis": "diverticular disease", "cleft lip": "cleft lip and palate",
     "cleft palate": "cleft lip and palate",
+    # Session 15: more everyday names and the lower-case forms of common abbreviations
+    # ("adhd", "ocd": lay usage, which beats another condition's abbreviation "OCD").
+    "clot in the lung": "pulmonary embolism", "clot in my lung": "pulmonary embolism",
+    "irregular heart beat": "arrhythmia", "lockjaw": "tetanus",
+    "mad cow disease": "variant creutzfeldt-jakob disease",
+    "spastic colon": "irritable bowel syndrome", "wear and tear arthritis": "osteoarthritis",
+    "baby blues": "postpartum depression", "cot death": "sudden infant death syndrome",
+    "nearsighted": "refractive errors", "near sighted": "refractive errors",
+    "short sighted": "refractive errors", "farsighted": "refractive errors",
+    "far sighted": "refractive errors", "long sighted": "refractive errors",
+    "nearsightedness": "refractive errors", "farsightedness": "refractive errors",
+    "thinning bones": "osteoporosis", "enlarged heart": "cardiomyopathy",
+    "leaky heart valve": "heart valve diseases", "leaky valve": "heart valve diseases",
+    "high cholesterol": "high blood cholesterol", "under active thyroid": "hypothyroidism",
+    "over active thyroid": "hyperthyroidism", "swollen ankles": "edema",
+    "water retention": "edema", "fluid retention": "edema",
+    "shortness of breath": "breathing problems", "short of breath": "breathing problems",
+    "head cold": "common cold", "chest cold": "acute bronchitis", "bleeding ulcer": "peptic ulcer",
+    "gall stones": "gallstones", "blood poisoning": "sepsis",
+    "brain bleed": "intracerebral hemorrhage", "womb cancer": "uterine cancer",
+    "cancer of the womb": "uterine cancer", "bowel cancer": "colorectal cancer",
+    "leaking urine": "urinary incontinence", "bladder leakage": "urinary incontinence",
+    "low sperm count": "male infertility", "club foot": "clubfoot",
+    "pins and needles": "paresthesia", "baldness": "hair loss", "going bald": "hair loss",
+    "tooth cavity": "tooth decay", "dental cavity": "tooth decay",
+    "car sickness": "motion sickness", "sea sickness": "motion sickness",
+    "seasickness": "motion sickness", "heat stroke": "heat illness", "heatstroke": "heat illness",
+    "heat exhaustion": "heat illness", "anorexia": "anorexia nervosa",
+    "manic depression": "bipolar disorder", "adhd": "attention deficit hyperactivity disorder",
+    "ocd": "obsessive-compulsive disorder", "ptsd": "post-traumatic stress disorder",
+    "copd": "copd", "uti": "urinary tract infections", "ibs": "irritable bowel syndrome",
+    "dvt": "deep vein thrombosis", "ckd": "chronic kidney disease", "bph": "enlarged prostate",
+    "afib": "atrial fibrillation", "a fib": "atrial fibrillation",
+    "sids": "sudden infant death syndrome", "winter blues": "seasonal affective disorder",
 }  # fmt: skip
 # Surnames/words that are also ordinary English: never a condition on their own as eponym stems.
 _EPONYM_DENY = frozenset(
@@ -235,11 +271,18 @@ def _is_title(name: str) -> bool:
     return ":" in name or len(name.split()) > 6 or bool(_BOOKLET_RE.match(name))
 
 
-def display_name(name: str) -> str:
+def display_name(name: str, members: Iterable[str] = ()) -> str:
     """A condition's name as shown: NIDDK's booklet titles ("What I need to know about
-    Hepatitis B") lose their prefix, so the canonical question reads "... for Hepatitis B?"."""
+    Hepatitis B") lose their prefix, so the canonical question reads "... for Hepatitis B?";
+    "Kidney Stones in Children" reads "Kidney Stones" when that is also one of its names
+    (`members`, lower-case), since most people asking are adults."""
     m = _BOOKLET_RE.match(name)
-    return name[m.end() :] if m and m.end() < len(name) else name
+    if m and m.end() < len(name):
+        name = name[m.end() :]
+    p = _POPULATION_RE.search(name)
+    if p and name[: p.start()].lower() in set(members):
+        name = name[: p.start()]
+    return name
 
 
 def _lead_end(text: str, toks: list[tuple[str, int, int]]) -> int:
@@ -307,7 +350,7 @@ class FocusIndex:
         self.abbrevs = abbrevs  # surface abbreviation (case kept) -> [group]
         self.ordinary = set(ordinary)  # raw corpus words that are never "corrected"
         # What `FocusMatch.matched` shows, worked out once (published indexes keep raw names).
-        self._shown = [display_name(g["name"]) for g in groups]
+        self._shown = [display_name(g["name"], g["foci"]) for g in groups]
         self._add_lay_names()
         self._compile()
 

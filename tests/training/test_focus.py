@@ -134,6 +134,34 @@ def test_booklet_titles_are_shown_without_their_prefix() -> None:
     assert display_name("Glaucoma") == "Glaucoma"
 
 
+def test_the_general_name_is_shown_before_a_population_one() -> None:
+    # Children's pages outnumber the general one; an adult asking about kidney stones should
+    # read "Kidney Stones", not "Kidney Stones in Children".
+    rows = [
+        ("Kidney Stones in Children", "", "C0022650", "Stones in children."),
+        ("Kidney Stones in Children", "", "C0022650", "How stones are treated in children."),
+        ("Kidney Stones", "", "C0022650", "A kidney stone is a solid piece of material."),
+    ]
+    (m,) = index_of(rows).recognize("how do I pass a kidney stone?")
+    assert m.matched == "Kidney Stones"
+    # Kept when the general name is not one of the condition's own names.
+    ibs = "Irritable Bowel Syndrome in Children"
+    assert display_name(ibs, [ibs.lower()]) == ibs
+    assert display_name("Gas in the Digestive Tract", ["gas"]) == "Gas in the Digestive Tract"
+
+
+def test_an_everyday_name_beats_another_conditions_abbreviation() -> None:
+    # GARD lists "OCD" for osteochondritis dissecans; people who write it mean the disorder.
+    rows = [
+        ("Obsessive-Compulsive Disorder", "", "C0028768", "Unwanted thoughts."),
+        ("Familial osteochondritis dissecans", "OCD", "C1832285", "A joint disorder."),
+    ]
+    index = index_of(rows)
+    for text in ("my son has OCD", "is ocd inherited?"):
+        assert index.recognize(text)[0].matched == "Obsessive-Compulsive Disorder"
+    assert index.recognize("familial osteochondritis dissecans")[0].matched.startswith("Familial")
+
+
 def test_a_syndrome_named_by_its_features_keeps_them_apart() -> None:
     # GARD rows carry the CUIs of a syndrome's features: sharing one is not being one.
     rows = [
@@ -289,6 +317,10 @@ def test_real_kb(real: FocusIndex) -> None:
     assert real.recognize("what causes seizures")[0].matched == "Seizures"
     assert real.recognize("Questions on albinism")[0].matched == "Albinism"
     assert real.recognize("erection problems, what can I do")[0].matched == "Erectile Dysfunction"
+    assert real.recognize("my son has OCD")[0].matched == "Obsessive-Compulsive Disorder"
+    assert real.recognize("can heat stroke kill?")[0].matched == "Heat Illness"
+    assert real.recognize("signs of womb cancer")[0].matched == "Uterine Cancer"
+    assert real.recognize("what causes kidney stones?")[0].matched == "Kidney Stones"
     got = [m.matched.lower() for m in real.recognize("I have diabetis and glaucoma")]
     assert set(got[:2]) == {"diabetes", "glaucoma"}
 
