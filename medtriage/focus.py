@@ -168,6 +168,25 @@ _LAY_NAMES = {
     "dvt": "deep vein thrombosis", "ckd": "chronic kidney disease", "bph": "enlarged prostate",
     "afib": "atrial fibrillation", "a fib": "atrial fibrillation",
     "sids": "sudden infant death syndrome", "winter blues": "seasonal affective disorder",
+    # Session 16: names said without their head noun, and lower-case abbreviations of common
+    # conditions (people type "hiv", "tb"; the upper-case forms match as abbreviations).
+    "sickle cell": "sickle cell disease", "celiac": "celiac disease", "lyme": "lyme disease",
+    "wolff parkinson white": "wolff-parkinson-white syndrome",
+    "wpw": "wolff-parkinson-white syndrome", "polio": "polio and post-polio syndrome",
+    "h pylori": "helicobacter pylori infections", "c diff": "clostridium difficile infections",
+    "irritable bowel": "irritable bowel syndrome", "rheumatoid": "rheumatoid arthritis",
+    "lou gehrig": "amyotrophic lateral sclerosis", "thrush": "yeast infections",
+    "tonsillitis": "tonsils and adenoids", "liver failure": "liver diseases",
+    "hiv": "hiv/aids", "tb": "tuberculosis", "amd": "age-related macular degeneration",
+    "cjd": "creutzfeldt-jakob disease", "rls": "restless legs syndrome",
+    "cfs": "chronic fatigue syndrome", "pkd": "polycystic kidney disease", "sle": "lupus",
+    "tia": "transient ischemic attack", "chf": "heart failure", "cmv": "cytomegalovirus infections",
+    "hsv": "herpes simplex", "tbi": "traumatic brain injury", "sma": "spinal muscular atrophy",
+    "dmd": "duchenne muscular dystrophy", "eds": "ehlers-danlos syndrome",
+    "esrd": "kidney failure", "mvp": "mitral valve prolapse", "pid": "pelvic inflammatory disease",
+    "rsv": "respiratory syncytial virus infections", "tmj": "temporomandibular joint dysfunction",
+    "bppv": "benign paroxysmal positional vertigo",
+    "cidp": "chronic inflammatory demyelinating polyneuropathy",
 }  # fmt: skip
 # Surnames/words that are also ordinary English: never a condition on their own as eponym stems.
 _EPONYM_DENY = frozenset(
@@ -191,6 +210,15 @@ def _fold(token: str) -> str:
 
 
 _NOUN_OF = {_fold(lay): _fold(word) for lay, word in _LAY_FORMS.items()}
+
+
+def _american(word: str) -> str | None:
+    """The American spelling of a British one ("haemophilia", "oedema", "tumour"), else None.
+    Only ever a second reading of the token, so a wrong guess matches nothing."""
+    if len(word) < 5:
+        return None
+    alt = re.sub(r"our$", "or", word.replace("ae", "e").replace("oe", "e"))
+    return alt if alt != word else None
 
 
 def _raw(token: str) -> str:
@@ -292,6 +320,14 @@ def _lead_end(text: str, toks: list[tuple[str, int, int]]) -> int:
     end = toks[min(len(toks), LEAD_TOKENS) - 1][2]
     brk = _BREAK_RE.search(text, 0, end)
     return brk.start() if brk else end
+
+
+def _next_to_capitals(toks: list[tuple[str, int, int]], i: int) -> bool:
+    """Whether a neighbour of token i is written in capitals too: "MS AND IS IN PAIN" shouts,
+    so its "IS" is a word, not an abbreviation."""
+    return any(
+        0 <= k < len(toks) and len(toks[k][0]) > 1 and toks[k][0].isupper() for k in (i - 1, i + 1)
+    )
 
 
 def _is_head(word: str) -> bool:
@@ -665,7 +701,8 @@ class FocusIndex:
     def _scan(self, toks: list[tuple[str, int, int]]) -> list[_Hit]:
         hits: list[_Hit] = []
         folded = [_fold(t) for t, _, _ in toks]
-        nouns = [_NOUN_OF.get(f) for f in folded]
+        # A second reading of each token: the condition's word for a lay form, else American.
+        nouns = [_NOUN_OF.get(f) or _american(f) for f in folded]
         raws = [_raw(t) for t, _, _ in toks]
         letters = [c for t, _, _ in toks for c in t if c.isalpha()]
         shouting = len(letters) > 20 and sum(c.isupper() for c in letters) > 0.6 * len(letters)
@@ -722,7 +759,11 @@ class FocusIndex:
             gids = self.abbrevs.get(surface)
             if gids is None and len(surface) > 4:
                 gids = self._abbrev_lower.get(surface.lower())
-            if gids and not (shouting and surface.lower() in self.ordinary):
+            if (
+                gids
+                and not (shouting and surface.lower() in self.ordinary)
+                and not (surface.lower() in _STOP and _next_to_capitals(toks, i))
+            ):
                 gid = max(gids, key=lambda g: (self.groups[g]["rows"], -g))
                 conf = CONF_ABBREV - (0.1 if len(gids) > 1 else 0.0)
                 hits.append(_Hit(gid, i, i + 1, conf))

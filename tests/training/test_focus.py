@@ -251,6 +251,37 @@ def test_everyday_names_lead_to_the_condition_medquad_lists() -> None:
     assert index.recognize("is a slipped disc serious?") == []
 
 
+def test_british_spellings_read_as_the_american_names() -> None:
+    rows = [
+        ("Hemophilia", "", "C0019069", "A bleeding disorder."),
+        ("Leukemia", "", "C0023418", "Cancer of the blood."),
+        ("Edema", "", "C0013604", "Swelling caused by fluid."),
+        ("Brain Tumors", "", "C0006118", "Growths in the brain."),
+    ]
+    # The British forms are ordinary corpus words here, so spelling correction leaves them be.
+    rows.append(("Anemia", "", "C0002871", "Haemophilia, leukaemia and oedema in British text."))
+    index = index_of(rows * 3)
+    for text, name in [
+        ("Tests for Haemophilia", "Hemophilia"),
+        ("my son has leukaemia", "Leukemia"),
+        ("oedema in my legs", "Edema"),
+        ("a brain tumour in my wife", "Brain Tumors"),
+    ]:
+        assert names(index.recognize(text)) == [name], text
+    # Only a second reading: words whose American form names nothing stay unmatched.
+    assert index.recognize("the aerial photos of our house") == []
+
+
+def test_a_shouted_word_is_not_an_abbreviation() -> None:
+    rows = [
+        ("Multiple sclerosis", "MS", "C0026769", "Affects the nerves."),
+        ("Infantile spasms", "IS", "C0037769", "A seizure disorder."),
+    ]
+    index = index_of(rows)
+    assert names(index.recognize("my mother has MS AND IS IN PAIN")) == ["Multiple sclerosis"]
+    assert names(index.recognize("she was told she has IS.")) == ["Infantile spasms"]
+
+
 def test_no_condition(small: FocusIndex) -> None:
     assert small.recognize("How do I reset my password for the website?") == []
 
@@ -321,6 +352,12 @@ def test_real_kb(real: FocusIndex) -> None:
     assert real.recognize("can heat stroke kill?")[0].matched == "Heat Illness"
     assert real.recognize("signs of womb cancer")[0].matched == "Uterine Cancer"
     assert real.recognize("what causes kidney stones?")[0].matched == "Kidney Stones"
+    # Names said without their head noun, lower-case abbreviations, British spellings.
+    assert real.recognize("types of sickle cell")[0].matched == "Sickle Cell Disease"
+    assert real.recognize("is lyme contagious")[0].matched.lower() == "lyme disease"
+    assert real.recognize("my husband has WPW")[0].matched == "Wolff-Parkinson-White syndrome"
+    assert real.recognize("i have hiv, what now")[0].matched == "HIV/AIDS"
+    assert real.recognize("Tests for Haemophilia")[0].matched == "Hemophilia"
     got = [m.matched.lower() for m in real.recognize("I have diabetis and glaucoma")]
     assert set(got[:2]) == {"diabetes", "glaucoma"}
 
