@@ -8,6 +8,8 @@ trained on) and LiveQA Train-1 (annotated foci and types; evaluation only).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -22,6 +24,31 @@ def _rr(ids: list[str], target: str) -> float:
         if i == target:
             return 1.0 / rank
     return 0.0
+
+
+def average_precision(ids: list[str], relevant: set[str]) -> float:
+    """Average precision at K, over min(|relevant|, K) as TREC's MAP@10 counts it."""
+    hits, total = 0, 0.0
+    for rank, i in enumerate(ids[:K], 1):
+        if i in relevant:
+            hits += 1
+            total += hits / rank
+    return total / min(len(relevant), K)
+
+
+def relevant_ids(kb: pd.DataFrame, link_list: np.ndarray) -> Callable[[list[str], list[str]], set]:
+    """A function giving the ids of the answers (not link lists) about one of `foci` of one of
+    `categories`: the judged-relevant set as the annotation defines it."""
+    by_focus: dict[str, list[int]] = {}
+    for i, f in enumerate(kb["focus"].astype(str)):
+        by_focus.setdefault(f, []).append(i)
+    ids, cats = kb["id"].to_numpy(), kb["category"].to_numpy()
+
+    def relevant(foci: list[str], categories: list[str]) -> set:
+        rows = [i for f, rs in by_focus.items() if focus_match(f, foci) for i in rs]
+        return {ids[i] for i in rows if cats[i] in categories and not link_list[i]}
+
+    return relevant
 
 
 class Rankers:
@@ -83,12 +110,22 @@ def quality(pipe, questions: pd.DataFrame, summaries: list[str] | None = None) -
                 res = pipe.triage(s, top_k=1)
                 if res["answers"] and not res["abstained"]:
                     refs[i] = res["answers"][0]["id"]
+    relevant_of = relevant_ids(rankers.kb, pipe.retriever.link_list)
     for i, (text, foci, cats) in enumerate(zip(texts, questions["foci"], gold_cats, strict=True)):
         matches = pipe.recognize(text)
         focus_hits.append(bool(matches) and any(focus_match(f, foci) for f in matches[0].foci))
+        relevant = relevant_of(foci, cats)
         for name, ranked in rankers.rank(text).items():
-            s = systems.setdefault(name, {"ft1": [], "ft3": [], "f1": [], "agree": []})
+            s = systems.setdefault(
+                name, {"ft1": [], "ft3": [], "f1": [], "agree": [], "ap": [], "rr": []}
+            )
             ft = [focus_match(a["focus"], foci) and a["category"] in cats for a in ranked]
+            if relevant:  # MedQuAD answers it: rank metrics as TREC computes them
+                ids = [a["id"] for a in ranked]
+                s["ap"].append(average_precision(ids, relevant))
+                s["rr"].append(
+                    next((1 / k for k, x in enumerate(ids[:K], 1) if x in relevant), 0.0)
+                )
             s["ft1"].append(bool(ft[:1]) and ft[0])
             s["ft3"].append(any(ft[:3]))
             s["f1"].append(bool(ranked) and focus_match(ranked[0]["focus"], foci))
@@ -110,6 +147,11 @@ def quality(pipe, questions: pd.DataFrame, summaries: list[str] | None = None) -
                 "focus_and_type_hit@3": mean(s["ft3"]),
                 "summary_agreement_mrr@10": mean(s["agree"]),
                 "n_summary": len(s["agree"]),
+                # Over questions MedQuAD answers (a row of an annotated focus and type).
+                "answerable_mrr@10": mean(s["rr"]),
+                "answerable_map@10": mean(s["ap"]),
+                "answerable_first_relevant": mean([r == 1.0 for r in s["rr"]]),
+                "n_answerable": len(s["rr"]),
             }
             for name, s in systems.items()
         },

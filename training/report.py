@@ -68,13 +68,16 @@ def answers_table(answers: dict) -> str:
             f"### Answers: {title.get(name, name)} (n={q['n']})\n"
             f"Focus accuracy {q['focus_accuracy']}, type top-1 {q['type_top1']}, "
             f"top-2 {q['type_top2']}.\n\n"
-            "| ranker | focus hit@1 | focus+type hit@1 | focus+type hit@3 | summary agreement MRR@10 (n) |\n"
-            "| --- | --- | --- | --- | --- |"
+            "| ranker | focus hit@1 | focus+type hit@1 | focus+type hit@3 | summary agreement MRR@10 (n) "
+            "| answerable: MRR@10 / MAP@10 / first relevant (n) |\n"
+            "| --- | --- | --- | --- | --- | --- |"
         )
         for ranker, m in q["rankers"].items():
             parts.append(
                 f"| {ranker} | {m['focus_hit@1']} | {m['focus_and_type_hit@1']} | "
-                f"{m['focus_and_type_hit@3']} | {m['summary_agreement_mrr@10']} ({m['n_summary']}) |"
+                f"{m['focus_and_type_hit@3']} | {m['summary_agreement_mrr@10']} ({m['n_summary']}) "
+                f"| {m.get('answerable_mrr@10')} / {m.get('answerable_map@10')} / "
+                f"{m.get('answerable_first_relevant')} ({m.get('n_answerable', 0)}) |"
             )
         parts.append("")
     return "\n".join(parts)
