@@ -422,11 +422,14 @@ class FocusIndex:
 
         cui_sets: dict[str, set[frozenset[str]]] = defaultdict(set)
         syn_keys: dict[str, set[str]] = defaultdict(set)
-        entries = []
+        entries, booklets = [], set()
         for (focus, syn, cuis), n in row_counts.items():
-            key = normalise(strip_acronym(focus))
+            # A booklet is one condition with its name ("What I need to know about Diarrhea").
+            key = normalise(strip_acronym(_BOOKLET_RE.sub("", focus)))
             if not key:
                 continue
+            if _BOOKLET_RE.match(focus):
+                booklets.add(key)
             find(key)
             cui_set = frozenset(c.strip() for c in cuis.split(";") if c.strip())
             if cui_set:
@@ -435,6 +438,12 @@ class FocusIndex:
             entries.append((focus, syn, key, n))
         for a, b in _same_concept(cui_sets, syn_keys):
             union(a, b)
+        # ... or with the one condition that lists its name as a synonym (Gestational Diabetes:
+        # Diabetes and Pregnancy). Booklets carry no CUIs to compare.
+        for key in booklets:
+            owners = [k for k, syn in syn_keys.items() if key in syn and k != key]
+            if len(owners) == 1:
+                union(key, owners[0])
 
         root_ids: dict[str, int] = {}
         spellings: list[Counter[str]] = []
@@ -857,6 +866,10 @@ class FocusIndex:
                 )
             )
         return out
+
+    def topics(self) -> list[str]:
+        """Foci of the topics that are not conditions (MedlinePlus "Other": Blood, Surgery)."""
+        return [f for g in self.groups if g.get("other") for f in g["foci"]]
 
     def to_dict(self, m: FocusMatch) -> dict:
         return {"text": m.text, "matched": m.matched, "confidence": m.confidence}

@@ -102,6 +102,8 @@ class TriagePipeline:
         self.retriever = Retriever.load(
             model_dir, reranker, rerank_weight=self.config.get("rerank_weight", 1.0)
         )
+        if self.focus is not None:
+            self.retriever.set_topics(self.focus.topics())
         # Older versions have no urgency heads: rules alone then.
         self.urgency = UrgencyModel.from_config(self.config)
         self.numbers = numbers or HelpNumbers()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +32,11 @@ STOPWORDS = frozenset(
 )
 RRF_K = 60
 CANDIDATES = 100
+# Rows of a broader condition named inside the recognised one's name (Muscular Dystrophy for
+# facioscapulohumeral muscular dystrophy) join its rows at this score penalty: GARD and GHR
+# pages of a rare kind often lack the treatment section the general page has. Chosen on the
+# consumer train/val splits (0 / 0.2 / 0.4 / 0.7 / after the condition's own rows).
+PARENT_PENALTY = 0.4
 
 
 def tokenize(text: str) -> list[str]:
@@ -165,6 +171,29 @@ class Retriever:
         self.by_focus: dict[str, list[int]] = {}
         for i, name in enumerate(self.kb["focus"]):
             self.by_focus.setdefault(focus_key(name), []).append(i)
+        self.set_topics(())
+
+    def set_topics(self, topics: Iterable[str]) -> None:
+        """Foci that are topics, not conditions ("Blood", "Surgery"): never a broader condition."""
+        from medtriage.focus import normalise
+
+        skip = {focus_key(t) for t in topics}
+        by_name: dict[str, list[str]] = {}
+        for key in self.by_focus:
+            if key not in skip:
+                by_name.setdefault(normalise(key), []).append(key)
+        self.parents: dict[str, list[str]] = {}
+        for key in self.by_focus:
+            words = normalise(key).split()
+            subs = {
+                " ".join(words[a:b])
+                for a in range(len(words))
+                for b in range(a + 1, len(words) + 1)
+                if b - a < len(words)
+            }
+            found = [k for sub in sorted(subs) for k in by_name.get(sub, ())]
+            if found:
+                self.parents[key] = found
 
     def rankings(self, text: str, emb: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Top candidates of each ranker, best first, and the dense similarity of every row."""
@@ -197,10 +226,14 @@ class Retriever:
     def focus_rows(
         self, emb: np.ndarray, category_probs: dict[str, float] | None, foci: tuple[str, ...]
     ) -> list[tuple[float, int]]:
-        """(score, row) of every row about one condition: type first, then the re-ranker."""
-        rows = sorted({i for f in foci for i in self.by_focus.get(focus_key(f), [])})
-        if not rows:
+        """(score, row) of every row about one condition, and of the broader conditions its
+        names contain (less): type first, then the re-ranker."""
+        own_keys = {focus_key(f) for f in foci}
+        own = sorted({i for k in own_keys for i in self.by_focus.get(k, [])})
+        if not own:
             return []
+        broader = {k for o in own_keys for k in self.parents.get(o, ()) if k not in own_keys}
+        rows = own + sorted({i for k in broader for i in self.by_focus[k]} - set(own))
         idx = np.array(rows)
         if self.reranker is not None:
             fit = self.reranker.score(emb, self.q_emb[idx], self.qa_emb[idx])
@@ -209,6 +242,7 @@ class Retriever:
         probs = category_probs or {}
         type_fit = np.array([probs.get(self.categories[i], 0.0) for i in rows])
         scores = type_fit + self.rerank_weight * np.asarray(fit, dtype=np.float64)
+        scores[len(own) :] -= PARENT_PENALTY
         return sorted(zip((float(x) * 10 for x in scores), rows, strict=True), reverse=True)
 
     def similarity(self, row: int, emb: np.ndarray) -> float:

@@ -150,3 +150,36 @@ def test_the_fused_ranking_runs_only_when_the_focus_rows_do_not_fill_the_answers
     assert len(full.answers) == 2 and calls == []
     more = r.search("glaucoma", query, {"treatment": 1.0}, 4, foci=[("glaucoma",)])
     assert len(more.answers) == 3 and len(calls) == 1  # two about glaucoma, one fused
+
+
+def kinds_kb() -> Retriever:
+    rows = [
+        ("FSHD_1", "What is FSHD ?", "Facioscapulohumeral muscular dystrophy", "information"),
+        ("MD_1", "What is MD ?", "Muscular Dystrophy", "information"),
+        ("MD_2", "How to treat MD ?", "Muscular Dystrophy", "treatment"),
+        ("BL_1", "How to treat blood ?", "Blood", "treatment"),
+        ("BC_1", "What are blood clots ?", "Blood Clots", "information"),
+        ("GO_1", "How to treat gout ?", "Gout", "treatment"),
+    ]
+    kb = pd.DataFrame(rows, columns=["id", "question", "focus", "category"])
+    kb["answer"] = [f"Answer {i}." for i in range(len(kb))]
+    kb["url"] = "u"
+    emb = np.full((len(kb), 4), 0.5, dtype=np.float32)
+    return Retriever(kb, BM25.build(kb["question"].tolist()), emb, emb)
+
+
+def test_a_broader_conditions_rows_follow_when_the_kind_lacks_the_asked_type():
+    r = kinds_kb()
+    q = np.full(4, 0.5, dtype=np.float32)
+    treat = {"treatment": 0.9, "information": 0.1}
+    foci = [("facioscapulohumeral muscular dystrophy",)]
+    ids = [a["id"] for a in r.search("fshd", q, treat, 3, foci).answers]
+    assert ids[:2] == ["MD_2", "FSHD_1"]  # the general page's treatment, then its own row
+    # The kind's own rows still come first where the asked type is theirs.
+    info = {"treatment": 0.1, "information": 0.9}
+    assert r.search("fshd", q, info, 1, foci).answers[0]["id"] == "FSHD_1"
+    # A topic that is not a condition is never a broader one ("Blood" of "Blood Clots").
+    r.set_topics(["blood"])
+    assert [row for _, row in r.focus_rows(q, treat, ("blood clots",))] == [4]
+    r.set_topics([])
+    assert [row for _, row in r.focus_rows(q, treat, ("blood clots",))] == [3, 4]
