@@ -37,14 +37,15 @@ def training_texts(
 
 
 def consumer_examples(
-    labels: list[str], seed: int, split: str, column: str = "category"
+    labels: list[str], seed: int, split: str, column: str = "category", text: str = "text"
 ) -> tuple[list[str], list[str]]:
-    """Consumer messages of one split whose `column` (`category`: the summary's template;
-    `hand_category`: labelled by hand) gives a category we have."""
+    """Consumer messages (or, with `text="summary"`, their expert summaries) of one split whose
+    `column` (`category`: the summary's template; `hand_category`: labelled by hand) gives a
+    category we have."""
     from training.consumer import load_consumer
 
     df = load_consumer(seed)
     if df is None:
         return [], []
-    rows = df[(df["split"] == split) & df[column].isin(labels)]
-    return rows["text"].tolist(), rows[column].tolist()
+    rows = df[(df["split"] == split) & df[column].isin(labels) & (df[text].str.strip() != "")]
+    return rows[text].tolist(), rows[column].tolist()

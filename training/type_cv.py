@@ -26,7 +26,7 @@ import numpy as np
 from training import data
 from training.consumer import load_consumer
 from training.model import label_shift, train_head
-from training.train import CONSUMER_REPEAT, HAND, head_examples, prepare
+from training.train import CONSUMER_REPEAT, HAND, SUMMARY_REPEAT, head_examples, prepare
 
 FOLDS = 5
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=CONSUMER_REPEAT, help="consumer repeats")
     ap.add_argument("--folds", type=int, default=FOLDS, help="more folds: more messages trained on")
     ap.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
+    ap.add_argument(
+        "--summaries",
+        type=int,
+        default=SUMMARY_REPEAT,
+        help="the folds' expert summaries, x N (0: messages only)",
+    )
     args = ap.parse_args(argv)
     p = prepare(None, None, data.SEED, progress=True)
     index = {label: i for i, label in enumerate(p.labels)}
@@ -49,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     df = load_consumer(p.seed)
     dev = df[(df["split"] != "test") & df["hand_category"].isin(p.labels)].reset_index(drop=True)
     x_dev = p.encode_layers(dev["text"].tolist(), "cv-consumer-dev")
+    x_sum = (
+        p.encode_layers(dev["summary"].tolist(), "cv-consumer-summaries")
+        if args.summaries
+        else None
+    )
     # -1: no label from that source (not trained on, not scored against).
     y_src = {
         name: np.array([index.get(c, -1) for c in dev[column]]) for name, column in SOURCES.items()
@@ -71,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                 cons = y_all[tr]
                 x = np.concatenate([x_base] + [x_dev[tr]] * args.repeat)
                 y = np.concatenate([y_base] + [cons] * args.repeat)
+                if x_sum is not None:  # the same labels on the summaries' short wording
+                    x = np.concatenate([x] + [x_sum[tr]] * args.summaries)
+                    y = np.concatenate([y] + [cons] * args.summaries)
                 head, _ = train_head(x, y, xv, yv, n, args.epochs, p.seed + f, verbose=0)
                 logits = np.asarray(head(x_dev[te], training=False))
                 shift = label_shift(cons, y, n)

@@ -118,6 +118,13 @@ def test_consumer_examples_take_hand_or_template_labels(tmp_path, monkeypatch) -
         "cure for gout?": "treatment",
         "my rash": "causes",
     }
+    # The head also learns the expert summaries, with the messages' labels.
+    texts, by_hand = consumer_examples(labels, 0, "train", "hand_category", text="summary")
+    assert dict(zip(texts, by_hand, strict=True)) == {
+        "What is lupus?": "treatment",
+        "How is gout treated?": "treatment",
+        "Why do I have a rash?": "causes",
+    }
 
 
 def test_hand_foci_are_spans_of_their_summaries() -> None:
