@@ -100,6 +100,25 @@ def bm25_text(row: pd.Series) -> str:
     return " ".join([row["question"], row["focus"], row["synonyms"], row["answer"][:600]])
 
 
+_NEGATIONS = frozenset("non not no without".split())
+_KIND_MARKERS = frozenset("type types autosomal x dominant recessive form".split())
+_LISTS = frozenset("and with plus".split())
+
+
+def _broader(words: list[str], a: int, b: int) -> bool:
+    """Whether words[a:b] names a broader condition of the whole name: its ending (English
+    puts the head noun last: "facioscapulohumeral muscular dystrophy"), or its opening before
+    a kind ("parkinson disease type 9"); never after a negation ("non-small cell lung cancer"
+    is no small cell lung cancer) nor one item of a list ("anemia sideroblastic and
+    spinocerebellar ataxia"). A syndrome named by its features still slips through."""
+    if a > 0 and words[a - 1] in _NEGATIONS or _LISTS & set(words[:a]):
+        return False
+    if b == len(words):
+        return True
+    rest = words[b]
+    return a == 0 and (rest in _KIND_MARKERS or rest.isdigit() or len(rest) == 1)
+
+
 def focus_key(name: str) -> str:
     return " ".join(name.lower().split())
 
@@ -175,7 +194,7 @@ class Retriever:
 
     def set_topics(self, topics: Iterable[str]) -> None:
         """Foci that are topics, not conditions ("Blood", "Surgery"): never a broader condition."""
-        from medtriage.focus import normalise
+        from medtriage.focus import normalise, tokens
 
         skip = {focus_key(t) for t in topics}
         by_name: dict[str, list[str]] = {}
@@ -184,12 +203,14 @@ class Retriever:
                 by_name.setdefault(normalise(key), []).append(key)
         self.parents: dict[str, list[str]] = {}
         for key in self.by_focus:
-            words = normalise(key).split()
+            toks, words = tokens(key), normalise(key).split()
+            # Never part of a hyphenated name: Charcot-Marie-Tooth disease is no "tooth disease".
+            joined = [a > 0 and "-" in key[toks[a - 1][2] : toks[a][1]] for a in range(len(toks))]
             subs = {
                 " ".join(words[a:b])
                 for a in range(len(words))
                 for b in range(a + 1, len(words) + 1)
-                if b - a < len(words)
+                if b - a < len(words) and not joined[a] and _broader(words, a, b)
             }
             found = [k for sub in sorted(subs) for k in by_name.get(sub, ())]
             if found:

@@ -157,8 +157,8 @@ def kinds_kb() -> Retriever:
         ("FSHD_1", "What is FSHD ?", "Facioscapulohumeral muscular dystrophy", "information"),
         ("MD_1", "What is MD ?", "Muscular Dystrophy", "information"),
         ("MD_2", "How to treat MD ?", "Muscular Dystrophy", "treatment"),
-        ("BL_1", "How to treat blood ?", "Blood", "treatment"),
-        ("BC_1", "What are blood clots ?", "Blood Clots", "information"),
+        ("PA_1", "How to treat pain ?", "Pain", "treatment"),
+        ("BP_1", "What is back pain ?", "Back Pain", "information"),
         ("GO_1", "How to treat gout ?", "Gout", "treatment"),
     ]
     kb = pd.DataFrame(rows, columns=["id", "question", "focus", "category"])
@@ -178,8 +178,33 @@ def test_a_broader_conditions_rows_follow_when_the_kind_lacks_the_asked_type():
     # The kind's own rows still come first where the asked type is theirs.
     info = {"treatment": 0.1, "information": 0.9}
     assert r.search("fshd", q, info, 1, foci).answers[0]["id"] == "FSHD_1"
-    # A topic that is not a condition is never a broader one ("Blood" of "Blood Clots").
-    r.set_topics(["blood"])
-    assert [row for _, row in r.focus_rows(q, treat, ("blood clots",))] == [4]
-    r.set_topics([])
-    assert [row for _, row in r.focus_rows(q, treat, ("blood clots",))] == [3, 4]
+    # A topic that is not a condition is never a broader one.
+    assert [row for _, row in r.focus_rows(q, treat, ("back pain",))] == [3, 4]
+    r.set_topics(["pain"])
+    assert [row for _, row in r.focus_rows(q, treat, ("back pain",))] == [4]
+
+
+def test_a_broader_condition_is_the_names_head_not_any_of_its_words():
+    names = [
+        "Non-small cell lung cancer",
+        "Small cell lung cancer",
+        "Lung Cancer",
+        "Parkinson disease type 9",
+        "Parkinson disease",
+        "Anemia sideroblastic and spinocerebellar ataxia",
+        "Ataxia",
+        "Anemia",
+        "Charcot-Marie-Tooth disease",
+        "Tooth disease",
+    ]
+    kb = pd.DataFrame({"id": [f"r{i}" for i in range(len(names))], "focus": names})
+    kb["question"] = kb["answer"] = kb["url"] = "x"
+    kb["category"] = "information"
+    emb = np.ones((len(kb), 2), dtype=np.float32)
+    parents = Retriever(kb, BM25.build(kb["question"].tolist()), emb, emb).parents
+    assert parents["non-small cell lung cancer"] == ["lung cancer"]  # not small cell
+    assert parents["small cell lung cancer"] == ["lung cancer"]
+    assert parents["parkinson disease type 9"] == ["parkinson disease"]
+    # A list of features names no broader condition; nor does half of a hyphenated name.
+    assert "anemia sideroblastic and spinocerebellar ataxia" not in parents
+    assert "charcot-marie-tooth disease" not in parents
