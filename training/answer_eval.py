@@ -19,9 +19,11 @@ from training.evaluate_common import focus_match
 K = 10
 
 
-def _rr(ids: list[str], target: str) -> float:
+def _rr(ids: list[str], relevant: str | set[str]) -> float:
+    """Reciprocal rank of the first relevant id in the top K (one target id, or a set)."""
+    targets = {relevant} if isinstance(relevant, str) else relevant
     for rank, i in enumerate(ids[:K], 1):
-        if i == target:
+        if i in targets:
             return 1.0 / rank
     return 0.0
 
@@ -123,9 +125,7 @@ def quality(pipe, questions: pd.DataFrame, summaries: list[str] | None = None) -
             if relevant:  # MedQuAD answers it: rank metrics as TREC computes them
                 ids = [a["id"] for a in ranked]
                 s["ap"].append(average_precision(ids, relevant))
-                s["rr"].append(
-                    next((1 / k for k, x in enumerate(ids[:K], 1) if x in relevant), 0.0)
-                )
+                s["rr"].append(_rr(ids, relevant))
             s["ft1"].append(bool(ft[:1]) and ft[0])
             s["ft3"].append(any(ft[:3]))
             s["f1"].append(bool(ranked) and focus_match(ranked[0]["focus"], foci))
