@@ -100,10 +100,11 @@ class TriagePipeline:
 
             reranker = Reranker.load(model_dir)
         self.retriever = Retriever.load(
-            model_dir, reranker, rerank_weight=self.config.get("rerank_weight", 1.0)
+            model_dir,
+            reranker,
+            rerank_weight=self.config.get("rerank_weight", 1.0),
+            topics=self.focus.topics() if self.focus is not None else (),
         )
-        if self.focus is not None:
-            self.retriever.set_topics(self.focus.topics())
         # Older versions have no urgency heads: rules alone then.
         self.urgency = UrgencyModel.from_config(self.config)
         self.numbers = numbers or HelpNumbers()

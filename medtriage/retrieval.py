@@ -111,7 +111,7 @@ def _broader(words: list[str], a: int, b: int) -> bool:
     a kind ("parkinson disease type 9"); never after a negation ("non-small cell lung cancer"
     is no small cell lung cancer) nor one item of a list ("anemia sideroblastic and
     spinocerebellar ataxia"). A syndrome named by its features still slips through."""
-    if a > 0 and words[a - 1] in _NEGATIONS or _LISTS & set(words[:a]):
+    if (a > 0 and words[a - 1] in _NEGATIONS) or _LISTS & set(words[:a]):
         return False
     if b == len(words):
         return True
@@ -165,6 +165,7 @@ class Retriever:
         chunk_emb: np.ndarray | None = None,
         reranker: Scorer | None = None,
         rerank_weight: float = 1.0,
+        topics: Iterable[str] = (),
     ):
         from medtriage.passages import chunks, is_link_list
 
@@ -190,7 +191,7 @@ class Retriever:
         self.by_focus: dict[str, list[int]] = {}
         for i, name in enumerate(self.kb["focus"]):
             self.by_focus.setdefault(focus_key(name), []).append(i)
-        self.set_topics(())
+        self.set_topics(topics)
 
     def set_topics(self, topics: Iterable[str]) -> None:
         """Foci that are topics, not conditions ("Blood", "Surgery"): never a broader condition."""
