@@ -152,20 +152,27 @@ def test_the_fused_ranking_runs_only_when_the_focus_rows_do_not_fill_the_answers
     assert len(more.answers) == 3 and len(calls) == 1  # two about glaucoma, one fused
 
 
-def kinds_kb() -> Retriever:
-    rows = [
-        ("FSHD_1", "What is FSHD ?", "Facioscapulohumeral muscular dystrophy", "information"),
-        ("MD_1", "What is MD ?", "Muscular Dystrophy", "information"),
-        ("MD_2", "How to treat MD ?", "Muscular Dystrophy", "treatment"),
-        ("PA_1", "How to treat pain ?", "Pain", "treatment"),
-        ("BP_1", "What is back pain ?", "Back Pain", "information"),
-        ("GO_1", "How to treat gout ?", "Gout", "treatment"),
-    ]
+def retriever_over(rows: list[tuple[str, str, str, str]]) -> Retriever:
+    """A retriever over (id, question, focus, category) rows, every row equally close to a
+    query of 0.5s: only focus, type and the broader-condition rule order them."""
     kb = pd.DataFrame(rows, columns=["id", "question", "focus", "category"])
     kb["answer"] = [f"Answer {i}." for i in range(len(kb))]
     kb["url"] = "u"
     emb = np.full((len(kb), 4), 0.5, dtype=np.float32)
     return Retriever(kb, BM25.build(kb["question"].tolist()), emb, emb)
+
+
+def kinds_kb() -> Retriever:
+    return retriever_over(
+        [
+            ("FSHD_1", "What is FSHD ?", "Facioscapulohumeral muscular dystrophy", "information"),
+            ("MD_1", "What is MD ?", "Muscular Dystrophy", "information"),
+            ("MD_2", "How to treat MD ?", "Muscular Dystrophy", "treatment"),
+            ("PA_1", "How to treat pain ?", "Pain", "treatment"),
+            ("BP_1", "What is back pain ?", "Back Pain", "information"),
+            ("GO_1", "How to treat gout ?", "Gout", "treatment"),
+        ]
+    )
 
 
 def test_a_broader_conditions_rows_follow_when_the_kind_lacks_the_asked_type():
@@ -197,11 +204,8 @@ def test_a_broader_condition_is_the_names_head_not_any_of_its_words():
         "Charcot-Marie-Tooth disease",
         "Tooth disease",
     ]
-    kb = pd.DataFrame({"id": [f"r{i}" for i in range(len(names))], "focus": names})
-    kb["question"] = kb["answer"] = kb["url"] = "x"
-    kb["category"] = "information"
-    emb = np.ones((len(kb), 2), dtype=np.float32)
-    parents = Retriever(kb, BM25.build(kb["question"].tolist()), emb, emb).parents
+    rows = [(f"r{i}", "x", name, "information") for i, name in enumerate(names)]
+    parents = retriever_over(rows).parents
     assert parents["non-small cell lung cancer"] == ["lung cancer"]  # not small cell
     assert parents["small cell lung cancer"] == ["lung cancer"]
     assert parents["parkinson disease type 9"] == ["parkinson disease"]
