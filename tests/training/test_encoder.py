@@ -110,3 +110,18 @@ def test_urgency_heads_read_layer_means_and_number_readings():
     assert np.asarray(out["urgency"]).shape == (2, 1)
     assert np.asarray(out["urgency_category"]).shape == (2, 3)
     assert x[1].shape == (2, READINGS) and x[1][1].sum() == 0.0
+
+
+def test_embedding_cache_keeps_apart_texts_read_at_different_lengths(monkeypatch, tmp_path):
+    import training.embed_cache as embed_cache
+
+    monkeypatch.setattr(embed_cache, "CACHE", tmp_path)
+    enc = load_pretrained_encoder()
+    # The question comes after the first 16 tokens: only the longer reading sees it.
+    texts = ["my father has had a cough and a fever since monday and " * 2 + "how is it treated"]
+    short = embed_cache.cached_embeddings(enc, load_tokenizer(max_tokens=16), texts, "t", False)
+    long = embed_cache.cached_embeddings(enc, load_tokenizer(max_tokens=64), texts, "t", False)
+    assert not np.allclose(short, long, atol=1e-3)
+    assert len(list(tmp_path.glob("t-*.npy"))) == 2
+    again = embed_cache.cached_embeddings(enc, load_tokenizer(max_tokens=16), texts, "t", False)
+    assert np.array_equal(short, again) and len(list(tmp_path.glob("t-*.npy"))) == 2
