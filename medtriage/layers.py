@@ -27,7 +27,7 @@ INTERMEDIATE = 1536
 VOCAB = 30522
 MAX_POSITIONS = 512
 LN_EPS = 1e-12
-# Long consumer messages ask their question last: 17% of them pass 128 tokens, 2% pass 256.
+# People tell the story first and ask last: 17% of consumer messages pass 128 tokens, 2% 256.
 MAX_TOKENS = 256
 LAYER_MEANS = HIDDEN * (LAYERS + 1)  # width of `with_layer_means` features
 
