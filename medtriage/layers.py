@@ -1,5 +1,6 @@
 """The custom Keras layers a saved model needs: the MiniLM (BERT) encoder, a tokenizer layer
-taking raw strings, the number readings of raw strings, and temperature scaling.
+taking raw strings, the number readings of raw strings, temperature scaling and the vote of
+the nearest labelled consumer messages.
 
 Importing this module registers them, so `keras.saving.load_model` can rebuild `triage.keras`.
 The tokenizer layer keeps `tokenizer.json` as a Keras asset: the model takes raw strings with no
@@ -258,3 +259,65 @@ class Temperature(layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "temperature": self.temperature}
+
+
+@keras.saving.register_keras_serializable(package="medtriage")
+class NeighbourVote(layers.Layer):
+    """Temper the head's probabilities with a vote of the nearest labelled consumer messages.
+
+    [probs, unit sentence embedding] -> probs x (vote + floor), renormalised; the vote is the
+    labels of the `k` most similar bank entries, weighted by exp((cos - best cos) / t). The
+    head generalises from thousands of templated questions; the vote keeps what a few hundred
+    real messages say directly (type top-1 0.640 -> 0.652, `python -m training.type_cv
+    --vote`). A product, not a blend: a confident head keeps its answer and its calibration
+    (a 0.6/0.4 blend took MedQuAD test ECE from 0.011 to 0.25). The bank rides in the weights.
+    """
+
+    def __init__(
+        self,
+        bank_size: int,
+        n_labels: int,
+        k: int = 10,
+        temperature: float = 0.1,
+        floor: float = 0.5,
+        **kwargs,
+    ):
+        kwargs["trainable"] = False
+        super().__init__(**kwargs)
+        self.bank_size, self.n_labels = int(bank_size), int(n_labels)
+        self.k, self.temperature, self.floor = min(int(k), self.bank_size), temperature, floor
+
+    def build(self, input_shape) -> None:
+        self.bank = self.add_weight(
+            shape=(self.bank_size, HIDDEN), initializer="zeros", trainable=False, name="bank"
+        )
+        self.votes = self.add_weight(
+            shape=(self.bank_size, self.n_labels), initializer="zeros", trainable=False,
+            name="votes",
+        )  # fmt: skip
+
+    def set_bank(self, embeddings: np.ndarray, labels: np.ndarray) -> None:
+        """The bank's unit embeddings and their label indices."""
+        if not self.built:
+            self.build(None)
+        self.bank.assign(embeddings.astype("float32"))
+        self.votes.assign(np.eye(self.n_labels, dtype="float32")[labels])
+
+    def call(self, inputs):
+        probs, emb = inputs
+        sims = ops.matmul(emb, ops.transpose(self.bank))
+        top, idx = ops.top_k(sims, self.k)
+        w = ops.exp((top - top[:, :1]) / self.temperature)
+        vote = ops.sum(w[:, :, None] * ops.take(self.votes, idx, axis=0), axis=1)
+        tempered = probs * (vote / ops.sum(w, axis=1, keepdims=True) + self.floor)
+        return tempered / ops.sum(tempered, axis=1, keepdims=True)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "bank_size": self.bank_size,
+            "n_labels": self.n_labels,
+            "k": self.k,
+            "temperature": self.temperature,
+            "floor": self.floor,
+        }

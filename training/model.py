@@ -19,6 +19,7 @@ from keras import layers
 
 from medtriage.layers import (
     LAYER_MEANS,
+    NeighbourVote,
     NumberReadings,
     Temperature,
     WordPieceTokenize,
@@ -104,17 +105,23 @@ def build_triage_model(
     temperature: float,
     tokenizer_json: Path,
     urgency: keras.Model | None = None,
+    bank: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> keras.Model:
     """Raw strings -> {"probs": calibrated probabilities, "embedding": sentence embedding},
     plus "urgency" and "urgency_category" when urgency heads are given. The heads read the
     encoder's layer means (`medtriage.layers.with_layer_means`: one encoder call for all); the
-    urgency heads also the text's number readings (`medtriage.layers.NumberReadings`)."""
+    urgency heads also the text's number readings (`medtriage.layers.NumberReadings`). `bank`
+    (unit embeddings, label indices) adds the vote of the nearest labelled messages."""
     text = keras.Input(shape=(), dtype="string", name="text")
     tokenize = WordPieceTokenize(name="tokenize")
     tokenize.set_tokenizer_file(tokenizer_json)
     ids, mask = tokenize(text)
     emb, layer_means = with_layer_means(encoder)([ids, mask])
     probs = Temperature(temperature, name="calibrate")(head(layer_means))
+    if bank is not None and len(bank[1]):
+        vote = NeighbourVote(len(bank[1]), head.output_shape[-1], name="neighbours")
+        vote.set_bank(*bank)
+        probs = vote([probs, emb])
     outputs = {"probs": probs, "embedding": emb}
     if urgency is not None:
         # `training.urgency.build_heads`: [layer means, number readings] in.

@@ -16,7 +16,7 @@ import pandas as pd
 import tensorflow as tf
 
 from medtriage.focus import FocusIndex
-from medtriage.layers import HIDDEN
+from medtriage.layers import HIDDEN, LAYER_MEANS
 from medtriage.passages import chunks
 from medtriage.pipeline import CONFIG_FILE, MODEL_FILE, TriagePipeline
 from medtriage.rerank import Reranker
@@ -190,6 +190,25 @@ def head_examples(p: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return x, y, xv, yv
 
 
+def consumer_layers(p: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The consumer train split's messages and expert summaries with their hand labels, as
+    layer means and label indices: (messages, labels, summaries, labels)."""
+    index = {label: i for i, label in enumerate(p.labels)}
+    out = []
+    for text, desc in (("text", "consumer-layers"), ("summary", "consumer-summary-layers")):
+        texts, labels = consumer_examples(p.labels, p.seed, "train", HAND, text=text)
+        x = p.encode_layers(texts, desc) if texts else np.zeros((0, LAYER_MEANS), "float32")
+        out += [x, np.array([index[label] for label in labels], dtype=int)]
+    return tuple(out)
+
+
+def neighbour_bank(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """What `medtriage.layers.NeighbourVote` votes with: the consumer train split's messages
+    and summaries (sentence embeddings, the layer means' last part) and their hand labels."""
+    c_x, c_y, s_x, s_y = consumer_layers(p)
+    return np.concatenate([c_x, s_x])[:, -HIDDEN:], np.concatenate([c_y, s_y])
+
+
 def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, np.ndarray]:
     """Train the head on the frozen encoder's layer means; returns it, its history and the
     validation features and labels (for calibration)."""
@@ -199,12 +218,7 @@ def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, n
     # the expert summaries), repeated so a few hundred messages weigh against thousands of
     # templated questions. Hand labels, not only the template-labelled part: type top-1 0.613
     # against 0.545 over 1,590 cross-validated predictions (`python -m training.type_cv`).
-    c_text, c_lab = consumer_examples(p.labels, p.seed, "train", HAND)
-    c_x = p.encode_layers(c_text, "consumer-layers")
-    c_y = np.array([index[label] for label in c_lab], dtype=int)
-    s_text, s_lab = consumer_examples(p.labels, p.seed, "train", HAND, text="summary")
-    s_x = p.encode_layers(s_text, "consumer-summary-layers")
-    s_y = np.array([index[label] for label in s_lab], dtype=int)
+    c_x, c_y, s_x, s_y = consumer_layers(p)
     x = np.concatenate([x] + [c_x] * CONSUMER_REPEAT + [s_x] * SUMMARY_REPEAT)
     y = np.concatenate([y] + [c_y] * CONSUMER_REPEAT + [s_y] * SUMMARY_REPEAT)
     cv_text, cv_lab = consumer_examples(p.labels, p.seed, "val", HAND)
@@ -214,7 +228,7 @@ def fit_head(p: Prepared, epochs: int) -> tuple[keras.Model, dict, np.ndarray, n
     head, history = train_head(
         x, y, xv, yv, len(p.labels), epochs, p.seed, verbose=2 if p.progress else 0
     )
-    if c_lab:  # without consumer questions there is no prior to move toward
+    if len(c_y):  # without consumer questions there is no prior to move toward
         shift = PRIOR_WEIGHT * label_shift(c_y, y, len(p.labels))
         shift_logits(head, shift)
         log(
@@ -305,7 +319,8 @@ def save_model(
 ) -> dict:
     """Write the end-to-end model, the index and config.json (once) into `out`."""
     heads = urg.heads if urg is not None else None
-    model = build_triage_model(p.encoder, head, temperature, tokenizer_json_path(), heads)
+    bank = neighbour_bank(p)
+    model = build_triage_model(p.encoder, head, temperature, tokenizer_json_path(), heads, bank)
     model.save(out / MODEL_FILE)
     retriever.save(out)
     log("building the focus index (MedQuAD conditions, synonyms, abbreviations)")

@@ -14,6 +14,7 @@ scored against the hand labels (every held-out message) and against the template
 held-out messages a template labels).
 
     python -m training.type_cv            # quick after a training run filled the embedding cache
+    python -m training.type_cv --vote     # + the vote of the folds' nearest messages (shipped)
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import argparse
 import sys
 
 import numpy as np
+from keras import ops
 
+from medtriage.layers import HIDDEN, NeighbourVote
 from training import data
 from training.consumer import load_consumer
 from training.model import label_shift, train_head
@@ -45,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=SUMMARY_REPEAT,
         help="the folds' expert summaries, x N (0: messages only)",
+    )
+    ap.add_argument(
+        "--vote",
+        action="store_true",
+        help="temper with the folds' nearest messages' vote (medtriage.layers.NeighbourVote)",
     )
     args = ap.parse_args(argv)
     p = prepare(None, None, data.SEED, progress=True)
@@ -88,8 +96,17 @@ def main(argv: list[str] | None = None) -> int:
                 head, _ = train_head(x, y, xv, yv, n, args.epochs, p.seed + f, verbose=0)
                 logits = np.asarray(head(x_dev[te], training=False))
                 shift = label_shift(cons, y, n)
+                vote = None
+                if args.vote:  # the shipped model's bank: the messages and their summaries
+                    bank = [x_dev[tr]] + ([x_sum[tr]] if x_sum is not None else [])
+                    bank_y = np.tile(cons, len(bank))
+                    vote = NeighbourVote(len(bank_y), n)
+                    vote.set_bank(np.concatenate(bank)[:, -HIDDEN:], bank_y)
                 for w in PRIOR_WEIGHTS:
-                    pred = (logits + w * shift).argmax(axis=1)
+                    scores = logits + w * shift
+                    if vote is not None:
+                        scores = np.asarray(vote([ops.softmax(scores), x_dev[te][:, -HIDDEN:]]))
+                    pred = scores.argmax(axis=1)
                     for target, y_true in y_src.items():
                         known = y_true[te] >= 0
                         key = (name, w, target)

@@ -3,10 +3,12 @@ import numpy as np
 import tensorflow as tf
 
 from medtriage.layers import (
+    HIDDEN,
     LAYER_MEANS,
     LAYERS,
     READINGS,
     BertLayer,
+    NeighbourVote,
     NumberReadings,
     WordPieceTokenize,
     encode_batch,
@@ -125,3 +127,25 @@ def test_embedding_cache_keeps_apart_texts_read_at_different_lengths(monkeypatch
     assert len(list(tmp_path.glob("t-*.npy"))) == 2
     again = embed_cache.cached_embeddings(enc, load_tokenizer(max_tokens=16), texts, "t", False)
     assert np.array_equal(short, again) and len(list(tmp_path.glob("t-*.npy"))) == 2
+
+
+def test_neighbour_vote_moves_probabilities_toward_the_nearest_labels_and_reloads(tmp_path):
+    bank = np.eye(HIDDEN, dtype="float32")[:3]  # three messages, labelled 0, 1, 2
+    probs_in = keras.Input(shape=(4,))
+    emb_in = keras.Input(shape=(HIDDEN,))
+    vote = NeighbourVote(3, 4, k=2, temperature=0.1, floor=0.1)
+    vote.set_bank(bank, np.array([0, 1, 2]))
+    model = keras.Model([probs_in, emb_in], vote([probs_in, emb_in]))
+    model.save(tmp_path / "vote.keras")
+    again = keras.saving.load_model(tmp_path / "vote.keras")
+    probs = np.array([[0.4, 0.3, 0.25, 0.05], [0.4, 0.3, 0.25, 0.05], [0.97, 0.01, 0.01, 0.01]])
+    near_2 = bank[2] * 0.9 + bank[0] * 0.1
+    emb = np.stack([near_2 / np.linalg.norm(near_2), bank[1], bank[1]])
+    out = np.asarray(again([probs.astype("float32"), emb]))
+    assert np.allclose(out.sum(axis=1), 1.0, atol=1e-6)
+    # An unsure head follows the nearest message's label ...
+    assert out[0].argmax() == 2 and out[1].argmax() == 1
+    # ... a confident one keeps its answer; a label no neighbour has keeps floor x its share.
+    assert out[2].argmax() == 0 and out[2, 0] > 0.85
+    assert np.isclose(out[1, 3] / out[1, 0], 0.05 / 0.4, rtol=1e-3)
+    assert np.allclose(out, np.asarray(model([probs.astype("float32"), emb])))
