@@ -206,7 +206,8 @@ def _same_triage(batched: dict, alone: dict) -> None:
 
     def close(a, b, path="") -> None:
         if isinstance(a, float) or isinstance(b, float):
-            assert a == pytest.approx(b, abs=2e-4), path
+            # Scores keep 3 decimals: float32 noise across a rounding boundary flips the last one.
+            assert a == pytest.approx(b, abs=1.001e-3), path
         elif isinstance(a, dict):
             assert a.keys() == b.keys(), path
             for k in a:
