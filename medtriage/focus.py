@@ -111,6 +111,7 @@ _LAY_FORMS = {
     "hypertensive": "hypertension", "allergic": "allergy", "pregnant": "pregnancy",
     "dyslexic": "dyslexia", "schizophrenic": "schizophrenia", "leukemic": "leukemia",
     "psychotic": "psychosis", "alcoholic": "alcoholism", "cirrhotic": "cirrhosis",
+    "depressed": "depression",
 }  # fmt: skip
 # Everyday names of conditions that MedQuAD lists under another name (general usage, not
 # mined from any evaluation set); a target missing from the index is skipped.
@@ -187,6 +188,10 @@ _LAY_NAMES = {
     "rsv": "respiratory syncytial virus infections", "tmj": "temporomandibular joint dysfunction",
     "bppv": "benign paroxysmal positional vertigo",
     "cidp": "chronic inflammatory demyelinating polyneuropathy",
+    # Session 19: symptoms and conditions said without the name MedQuAD files them under.
+    "vomiting": "nausea and vomiting", "nausea": "nausea and vomiting",
+    "incontinence": "urinary incontinence", "deafness": "hearing disorders and deafness",
+    "deaf": "hearing disorders and deafness",
 }  # fmt: skip
 # Surnames/words that are also ordinary English: never a condition on their own as eponym stems.
 _EPONYM_DENY = frozenset(
@@ -556,6 +561,9 @@ class FocusIndex:
                 forms = [w, w + "s"] + ([w[:-1] + "ies"] if w.endswith("y") else [])
                 for f in forms:
                     self._raw2fold.setdefault(f, w)
+        # Lay forms are corrected too; the scan reads them as their condition's word.
+        for lay in _NOUN_OF:
+            self._raw2fold.setdefault(lay, lay)
         deletes: dict[str, list[str]] = defaultdict(list)
         for f in self._raw2fold:
             deletes[f].append(f)
@@ -735,9 +743,13 @@ class FocusIndex:
                     ):
                         for c in self._corrections(raws[j]):
                             # Short tokens are only corrected inside multi-word names.
-                            ch = node.get(c)
-                            if ch is not None and (len(raws[j]) >= 5 or j > i):
-                                nxt.append((ch, corr + 1))
+                            if len(raws[j]) < 5 and j == i:
+                                continue
+                            # "diabitic" -> "diabetic": a name word and a lay form of diabetes.
+                            noun = _NOUN_OF.get(c)
+                            for ch in (node.get(c), node.get(noun) if noun else None):
+                                if ch is not None:
+                                    nxt.append((ch, corr + 1))
                 if not nxt:
                     break
                 frontier = nxt

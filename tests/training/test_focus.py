@@ -251,6 +251,26 @@ def test_everyday_names_lead_to_the_condition_medquad_lists() -> None:
     assert index.recognize("is a slipped disc serious?") == []
 
 
+def test_a_misspelled_lay_form_reads_as_its_condition() -> None:
+    rows = [
+        ("Diabetes", "", "C0011849", "High blood sugar."),
+        ("Diabetic Retinopathy", "", "C0011884", "Eye damage from diabetes."),
+        ("Asthma", "", "C0004096", "Narrowed airways."),
+        ("Nausea and Vomiting", "", "C0027498", "Feeling sick and throwing up."),
+    ]
+    index = index_of(rows)
+    # "diabetic" is also a name word (Diabetic Retinopathy): both readings of the correction.
+    for text, name in [
+        ("my sister is diabitic since age 8", "Diabetes"),
+        ("he is astmatic", "Asthma"),
+        ("diabitic retinopathy", "Diabetic Retinopathy"),
+        ("8 month old with constant vomiting", "Nausea and Vomiting"),
+    ]:
+        assert names(index.recognize(text)) == [name], text
+    (m,) = index.recognize("my sister is diabitic")
+    assert m.text == "diabitic" and m.confidence < index.recognize("she is diabetic")[0].confidence
+
+
 def test_british_spellings_read_as_the_american_names() -> None:
     rows = [
         ("Hemophilia", "", "C0019069", "A bleeding disorder."),
