@@ -76,15 +76,19 @@ class Rankers:
             }
             for i in top
         ]
+        # The shipped ranker as the API returns it: nothing when the service declines, which
+        # the held-out judgments count as a miss.
+        served = pipe.triage(text, top_k=K)
         out = {
             "bm25_questions": bm25,
             "fused (before)": r.search(text, emb, cats, K).answers,
-            "focus_first": r.search(text, emb, cats, K, foci).answers,
+            "focus_first": served["answers"],
         }
         if r.reranker is not None:
             reranker, r.reranker = r.reranker, None
             try:
-                out["focus_first_no_reranker"] = r.search(text, emb, cats, K, foci).answers
+                without = r.search(text, emb, cats, K, foci).answers
+                out["focus_first_no_reranker"] = [] if served["abstained"] else without
             finally:
                 r.reranker = reranker
         return out

@@ -95,6 +95,19 @@ def test_pipeline_flags_emergencies_and_declines_drug_questions(pipeline):
     assert drug["abstained"] is True and drug["answers"] == []
 
 
+def test_evaluation_ranks_what_the_api_returns_declines_included(pipeline):
+    from training.answer_eval import Rankers
+
+    rankers = Rankers(pipeline)
+    drug = rankers.rank("What are the side effects of atorvastatin?")
+    assert drug["focus_first"] == [] and drug["fused (before)"]  # declined: a miss, as served
+    question = "What are the treatments for glaucoma?"
+    served = pipeline.triage(question, top_k=10)["answers"]
+    assert served and [a["id"] for a in rankers.rank(question)["focus_first"]] == [
+        a["id"] for a in served
+    ]
+
+
 def test_tampered_model_is_refused(trained_store, tmp_path):
     """A copy of the store with one published file changed fails verification on fetch."""
     import shutil
