@@ -8,8 +8,10 @@ import sys
 import pandas as pd
 import pytest
 
+from medtriage.pipeline import DECLINE_NAMED, declines
 from medtriage.store import fetch_version, open_store, read_manifest, resolve_version, sha256_file
 from tests.conftest import REPO
+from training.answer_eval import Rankers
 from training.data import UNANSWERABLE, medquad_path
 from training.urgency import load_messages
 
@@ -96,8 +98,6 @@ def test_pipeline_flags_emergencies_and_declines_drug_questions(pipeline):
 
 
 def test_evaluation_ranks_what_the_api_returns_declines_included(pipeline):
-    from training.answer_eval import Rankers
-
     rankers = Rankers(pipeline)
     drug = rankers.rank("What are the side effects of atorvastatin?")
     assert drug["focus_first"] == [] and drug["fused (before)"]  # declined: a miss, as served
@@ -106,6 +106,15 @@ def test_evaluation_ranks_what_the_api_returns_declines_included(pipeline):
     assert served and [a["id"] for a in rankers.rank(question)["focus_first"]] == [
         a["id"] for a in served
     ]
+
+
+def test_a_named_condition_is_answered_unless_unanswerable_is_sure():
+    unsure = {"label": UNANSWERABLE, "confidence": DECLINE_NAMED - 0.01}
+    sure = {"label": UNANSWERABLE, "confidence": DECLINE_NAMED}
+    assert not declines(unsure, named=True)  # "Arimidex after lumpectomy for breast cancer?"
+    assert declines(unsure, named=False)  # "side effects of atorvastatin?": no condition
+    assert declines(sure, named=True)
+    assert not declines({"label": "treatment", "confidence": 0.3}, named=False)
 
 
 def test_tampered_model_is_refused(trained_store, tmp_path):
