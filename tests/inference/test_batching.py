@@ -201,13 +201,16 @@ def test_encoder_output_does_not_depend_on_batch_composition(pipeline):
     np.testing.assert_allclose(embs_r[: len(MIXED)], np.stack(embs_alone)[order], atol=1e-5)
 
 
+# Scores keep 3 decimals: float32 noise across a rounding boundary flips the last one.
+TIE = 1.001e-3
+
+
 def _same_triage(batched: dict, alone: dict) -> None:
     """Equal answers: every field, floats (confidences, similarities, scores) within tolerance."""
 
     def close(a, b, path="") -> None:
         if isinstance(a, float) or isinstance(b, float):
-            # Scores keep 3 decimals: float32 noise across a rounding boundary flips the last one.
-            assert a == pytest.approx(b, abs=1.001e-3), path
+            assert a == pytest.approx(b, abs=TIE), path
         elif isinstance(a, dict):
             assert a.keys() == b.keys(), path
             for k in a:
@@ -219,7 +222,17 @@ def _same_triage(batched: dict, alone: dict) -> None:
         else:
             assert a == b, path
 
-    close(batched, alone)
+    # Answers tied within the tolerance may trade places under float noise; all else keeps its rank.
+    answers, want = batched["answers"], alone["answers"]
+    close(*({k: v for k, v in r.items() if k != "answers"} for r in (batched, alone)))
+    assert len(answers) == len(want)
+    for i, (x, y) in enumerate(zip(answers, want, strict=True)):
+        if x["id"] == y["id"]:
+            close(x, y, f".answers[{i}]")
+            continue
+        assert x["score"] == pytest.approx(y["score"], abs=TIE), f".answers[{i}]"
+        twin = next((z for z in want if z["id"] == x["id"]), None)
+        assert twin is None or twin["score"] == pytest.approx(x["score"], abs=TIE), f".answers[{i}]"
 
 
 def test_mixed_questions_and_top_k_in_one_batch_each_get_their_own_answer(
