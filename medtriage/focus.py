@@ -201,6 +201,11 @@ _EPONYM_DENY = frozenset(
 )
 
 
+def _children(node: dict[str, Any], *words: str | None) -> list[Any]:
+    """The trie children of `node` for each reading of one token that has one."""
+    return [node[w] for w in words if w is not None and w in node]
+
+
 def _fold(token: str) -> str:
     """Lower-case, drop possessives and fold simple plurals so 'Crohn's' == 'crohns' == 'crohn'."""
     t = token.lower().replace("’", "'")
@@ -731,25 +736,20 @@ class FocusIndex:
             for j in range(i, min(n, i + MAX_NGRAM)):
                 nxt = []
                 for node, corr in frontier:
-                    child = node.get(folded[j])
                     # Both readings: "diabetic retinopathy" is a name, "diabetic" alone diabetes.
-                    noun = node.get(nouns[j]) if nouns[j] is not None else None
-                    nxt.extend((c, corr) for c in (child, noun) if c is not None)
+                    found = _children(node, folded[j], nouns[j])
+                    nxt.extend((c, corr) for c in found)
                     if (
-                        child is None
-                        and noun is None
+                        not found
                         and corr < 2
                         and folded[j] not in self._name_vocab
+                        # Short tokens are only corrected inside multi-word names.
+                        and (len(raws[j]) >= 5 or j > i)
                     ):
                         for c in self._corrections(raws[j]):
-                            # Short tokens are only corrected inside multi-word names.
-                            if len(raws[j]) < 5 and j == i:
-                                continue
                             # "diabitic" -> "diabetic": a name word and a lay form of diabetes.
-                            noun = _NOUN_OF.get(c)
-                            for ch in (node.get(c), node.get(noun) if noun else None):
-                                if ch is not None:
-                                    nxt.append((ch, corr + 1))
+                            found = _children(node, c, _NOUN_OF.get(c))
+                            nxt.extend((ch, corr + 1) for ch in found)
                 if not nxt:
                     break
                 frontier = nxt
