@@ -48,12 +48,19 @@ class FakePipeline:
             ]
         )
         focus = {"text": "thng", "matched": "Thing", "confidence": 0.9}
+        # A medicine question about a named condition, answered below the decline threshold.
+        medicine = "pills" in question.lower()
+        category = {"label": "unanswerable" if medicine else "treatment", "confidence": 0.91}
+        alternatives = [{"label": "information", "confidence": 0.05}]
+        if medicine:
+            category["confidence"] = 0.52
+            alternatives = [{"label": "treatment", "confidence": 0.4}, *alternatives]
         return {
             "focus": None if abstained else focus,
             "question_summary": None if abstained else "What are the treatments for Thing?",
-            "category": {"label": "treatment", "confidence": 0.91},
-            "categories": ["treatment"],
-            "alternatives": [{"label": "information", "confidence": 0.05}],
+            "category": category,
+            "categories": [category["label"]],
+            "alternatives": alternatives,
             "urgent": urgent,
             "urgent_message": "This may be an emergency. Call 112 now." if urgent else None,
             "urgent_reasons": reasons,

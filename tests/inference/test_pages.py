@@ -124,6 +124,23 @@ def test_inference_urgent_banner_and_abstention(client):
     assert 'class="abstained"' in html and "could not find an answer" in html
 
 
+def test_inference_page_shows_the_category_answered_when_a_medicine_is_likeliest(client):
+    token = csrf_token(client.get("/inference").get_data(as_text=True))
+    html = client.post(
+        "/inference", data={"csrf_token": token, "question": "which pills for thng?"}
+    ).get_data(as_text=True)
+    # Answered about the condition: the page names the category answered, not "unanswerable",
+    # and says it may be a medicine question.
+    assert 'Category: <strong class="badge">treatment</strong>' in html and "(confidence 40%)" in html
+    assert 'class="medicine-note"' in html and "medicine (52%)" in html
+    assert "Also possible:\n    information (5%)" in html
+    assert 'class="answers"' in html and 'class="abstained"' not in html
+    html = client.post(
+        "/inference", data={"csrf_token": token, "question": "How is thng treated?"}
+    ).get_data(as_text=True)
+    assert 'Category: <strong class="badge">treatment</strong>' in html and "medicine-note" not in html
+
+
 @pytest.mark.parametrize(
     ("question", "message"),
     [
