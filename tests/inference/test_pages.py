@@ -131,14 +131,18 @@ def test_inference_page_shows_the_category_answered_when_a_medicine_is_likeliest
     ).get_data(as_text=True)
     # Answered about the condition: the page names the category answered, not "unanswerable",
     # and says it may be a medicine question.
-    assert 'Category: <strong class="badge">treatment</strong>' in html and "(confidence 40%)" in html
+    assert (
+        'Category: <strong class="badge">treatment</strong>' in html and "(confidence 40%)" in html
+    )
     assert 'class="medicine-note"' in html and "medicine (52%)" in html
     assert "Also possible:\n    information (5%)" in html
     assert 'class="answers"' in html and 'class="abstained"' not in html
     html = client.post(
         "/inference", data={"csrf_token": token, "question": "How is thng treated?"}
     ).get_data(as_text=True)
-    assert 'Category: <strong class="badge">treatment</strong>' in html and "medicine-note" not in html
+    assert (
+        'Category: <strong class="badge">treatment</strong>' in html and "medicine-note" not in html
+    )
 
 
 @pytest.mark.parametrize(
