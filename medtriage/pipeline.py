@@ -172,28 +172,36 @@ class TriagePipeline:
         """The conditions the question names (`medtriage.focus.FocusMatch`), best first."""
         return self.focus.recognize(question) if self.focus is not None else []
 
+    def ranked(self, probs: np.ndarray) -> list[dict]:
+        """Every category with its confidence (4 decimals, as shown), likeliest first."""
+        order = np.argsort(-probs)
+        return [{"label": self.labels[i], "confidence": round(float(probs[i]), 4)} for i in order]
+
+    def answer(
+        self, question: str, probs: np.ndarray, emb: np.ndarray, matches: list, top_k: int
+    ) -> tuple[SearchResult, str | None]:
+        """The answers to a question with these category probabilities, embedding and
+        recognised conditions, and why there are none when the service declines."""
+        if declines(self.ranked(probs)[0], bool(matches)):
+            return SearchResult(), UNANSWERABLE_MESSAGE
+        cat_probs = {label: float(p) for label, p in zip(self.labels, probs, strict=True)}
+        found = self.retriever.search(question, emb, cat_probs, top_k, [m.foci for m in matches])
+        top_sim = max((a["similarity"] for a in found.answers), default=0.0)
+        # A recognised condition is evidence enough; otherwise abstain on chatter.
+        if not matches and top_sim < self.config["min_similarity"]:
+            found.answers = []
+            return found, LOW_CONFIDENCE_MESSAGE
+        return found, None
+
     def triage(self, question: str, top_k: int = 3) -> dict:
         """Focus, category, alternatives, urgency, abstention and answers for one question."""
         out = self.predict_all([question])
         probs, emb = out["probs"][0], out["embedding"][0]
         urgency = self.urgency_of(question, out)
         matches = self.recognize(question)
-        order = np.argsort(-probs)
-        ranked = [{"label": self.labels[i], "confidence": round(float(probs[i]), 4)} for i in order]
+        ranked = self.ranked(probs)
         best = ranked[0]
-        found = SearchResult()
-        reason = None
-        if declines(best, bool(matches)):
-            reason = UNANSWERABLE_MESSAGE
-        else:
-            cat_probs = {self.labels[i]: float(probs[i]) for i in order}
-            foci = [m.foci for m in matches]
-            found = self.retriever.search(question, emb, cat_probs, top_k, foci)
-            top_sim = max((a["similarity"] for a in found.answers), default=0.0)
-            # A recognised condition is evidence enough; otherwise abstain on chatter.
-            if not matches and top_sim < self.config["min_similarity"]:
-                reason = LOW_CONFIDENCE_MESSAGE
-                found.answers = []
+        found, reason = self.answer(question, probs, emb, matches, top_k)
         focus = matches[0] if matches else None
         asked = ranked[1] if best["label"] == UNANSWERABLE and reason is None else best
         return {

@@ -21,19 +21,85 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from keras import ops
 
 from medtriage.layers import HIDDEN, NeighbourVote
 from training import data
 from training.consumer import load_consumer
 from training.model import label_shift, train_head
-from training.train import CONSUMER_REPEAT, HAND, SUMMARY_REPEAT, head_examples, prepare
+from training.train import (
+    CONSUMER_REPEAT,
+    HAND,
+    PRIOR_WEIGHT,
+    SUMMARY_REPEAT,
+    Prepared,
+    head_examples,
+    prepare,
+)
 
 FOLDS = 5
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SOURCES = {"templates": "category", "hand labels": HAND}
+
+
+def development(p: Prepared) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The development messages (consumer train and val splits with a hand label) and the
+    layer means of their text and of their expert summaries."""
+    df = load_consumer(p.seed)
+    dev = df[(df["split"] != "test") & df[HAND].isin(p.labels)].reset_index(drop=True)
+    x_dev = p.encode_layers(dev["text"].tolist(), "cv-consumer-dev")
+    return dev, x_dev, p.encode_layers(dev["summary"].tolist(), "cv-consumer-summaries")
+
+
+def assign_folds(n: int, seed: int, folds: int = FOLDS) -> np.ndarray:
+    """The fold of each of n development messages (one assignment per seed)."""
+    return np.random.default_rng(seed).permutation(n) % folds
+
+
+def fold_head(
+    p: Prepared,
+    base: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    x_dev: np.ndarray,
+    x_sum: np.ndarray | None,
+    y: np.ndarray,
+    tr: np.ndarray,
+    seed: int,
+    epochs: int = 30,
+    repeat: int = CONSUMER_REPEAT,
+    summaries: int = SUMMARY_REPEAT,
+    vote: bool = True,
+) -> Callable[[np.ndarray, float], np.ndarray]:
+    """Train the type head as shipped on `base` (`head_examples`) plus the development messages
+    `tr` (their summaries x `summaries`); returns probs(layer means, prior weight) -> the
+    type probabilities (or scores, without the vote) of other messages."""
+    x_base, y_base, xv, yv = base
+    n = len(p.labels)
+    cons = y[tr]
+    x = np.concatenate([x_base] + [x_dev[tr]] * repeat)
+    yy = np.concatenate([y_base] + [cons] * repeat)
+    if x_sum is not None:  # the same labels on the summaries' short wording
+        x = np.concatenate([x] + [x_sum[tr]] * summaries)
+        yy = np.concatenate([yy] + [cons] * summaries)
+    head, _ = train_head(x, yy, xv, yv, n, epochs, seed, verbose=0)
+    shift = label_shift(cons, yy, n)
+    bank = None
+    if vote:  # the shipped model's bank: the messages and their summaries
+        parts = [x_dev[tr]] + ([x_sum[tr]] if x_sum is not None else [])
+        bank_y = np.tile(cons, len(parts))
+        bank = NeighbourVote(len(bank_y), n)
+        bank.set_bank(np.concatenate(parts)[:, -HIDDEN:], bank_y)
+
+    def probs(x_te: np.ndarray, weight: float = PRIOR_WEIGHT) -> np.ndarray:
+        scores = np.asarray(head(x_te, training=False)) + weight * shift
+        if bank is None:
+            return scores
+        return np.asarray(bank([ops.softmax(scores), x_te[:, -HIDDEN:]]))
+
+    return probs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,17 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     p = prepare(None, None, data.SEED, progress=True)
     index = {label: i for i, label in enumerate(p.labels)}
-    n = len(p.labels)
     x_base, y_base, xv, yv = head_examples(p)
-
-    df = load_consumer(p.seed)
-    dev = df[(df["split"] != "test") & df["hand_category"].isin(p.labels)].reset_index(drop=True)
-    x_dev = p.encode_layers(dev["text"].tolist(), "cv-consumer-dev")
-    x_sum = (
-        p.encode_layers(dev["summary"].tolist(), "cv-consumer-summaries")
-        if args.summaries
-        else None
-    )
+    dev, x_dev, x_sum = development(p)
+    x_sum = x_sum if args.summaries else None
     # -1: no label from that source (not trained on, not scored against).
     y_src = {
         name: np.array([index.get(c, -1) for c in dev[column]]) for name, column in SOURCES.items()
@@ -81,32 +139,19 @@ def main(argv: list[str] | None = None) -> int:
     # (source, weight, scored against) -> hits
     hits: dict[tuple[str, float, str], list[bool]] = {}
     for a in range(args.assignments):
-        fold = np.random.default_rng(p.seed + a).permutation(len(dev)) % args.folds
+        fold = assign_folds(len(dev), p.seed + a, args.folds)
         for f in range(args.folds):
             te = fold == f
             for name in args.sources:
                 y_all = y_src[name]
                 tr = (fold != f) & (y_all >= 0)
-                cons = y_all[tr]
-                x = np.concatenate([x_base] + [x_dev[tr]] * args.repeat)
-                y = np.concatenate([y_base] + [cons] * args.repeat)
-                if x_sum is not None:  # the same labels on the summaries' short wording
-                    x = np.concatenate([x] + [x_sum[tr]] * args.summaries)
-                    y = np.concatenate([y] + [cons] * args.summaries)
-                head, _ = train_head(x, y, xv, yv, n, args.epochs, p.seed + f, verbose=0)
-                logits = np.asarray(head(x_dev[te], training=False))
-                shift = label_shift(cons, y, n)
-                vote = None
-                if args.vote:  # the shipped model's bank: the messages and their summaries
-                    bank = [x_dev[tr]] + ([x_sum[tr]] if x_sum is not None else [])
-                    bank_y = np.tile(cons, len(bank))
-                    vote = NeighbourVote(len(bank_y), n)
-                    vote.set_bank(np.concatenate(bank)[:, -HIDDEN:], bank_y)
+                probs = fold_head(
+                    p, (x_base, y_base, xv, yv), x_dev, x_sum, y_all, tr, seed=p.seed + f,
+                    epochs=args.epochs, repeat=args.repeat, summaries=args.summaries,
+                    vote=args.vote,
+                )  # fmt: skip
                 for w in PRIOR_WEIGHTS:
-                    scores = logits + w * shift
-                    if vote is not None:
-                        scores = np.asarray(vote([ops.softmax(scores), x_dev[te][:, -HIDDEN:]]))
-                    pred = scores.argmax(axis=1)
+                    pred = probs(x_dev[te], w).argmax(axis=1)
                     for target, y_true in y_src.items():
                         known = y_true[te] >= 0
                         key = (name, w, target)

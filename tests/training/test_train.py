@@ -5,10 +5,11 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from medtriage.pipeline import DECLINE_NAMED, declines
+from medtriage.pipeline import DECLINE_NAMED, UNANSWERABLE_MESSAGE, declines
 from medtriage.store import fetch_version, open_store, read_manifest, resolve_version, sha256_file
 from tests.conftest import REPO
 from training.answer_eval import Rankers
@@ -106,6 +107,27 @@ def test_evaluation_ranks_what_the_api_returns_declines_included(pipeline):
     assert served and [a["id"] for a in rankers.rank(question)["focus_first"]] == [
         a["id"] for a in served
     ]
+
+
+def test_answers_for_given_probabilities_are_the_ones_triage_serves(pipeline):
+    # `training.rerank_cv` answers with out-of-fold probabilities through `answer`: with the
+    # model's own it must serve what triage serves, and decline as triage declines.
+    focus = pipeline.retriever.kb["focus"].iloc[0]
+    question = f"What are the treatments for {focus}?"
+    probs, emb = pipeline.predict_one(question)
+    matches = pipeline.recognize(question)
+    assert matches, f"{focus} is a condition of the test knowledge base"
+    found, reason = pipeline.answer(question, probs, emb, matches, 5)
+    served = pipeline.triage(question, top_k=5)
+    assert reason is None and found.answers == served["answers"]
+    drug = np.zeros_like(probs)
+    drug[pipeline.labels.index(UNANSWERABLE)] = 1.0
+    found, reason = pipeline.answer(question, drug, emb, matches, 5)
+    assert found.answers == [] and reason == UNANSWERABLE_MESSAGE
+    unsure = np.full_like(probs, 0.5 / (len(probs) - 1))
+    unsure[pipeline.labels.index(UNANSWERABLE)] = 0.5
+    assert pipeline.answer(question, unsure, emb, matches, 5)[0].answers  # names a condition
+    assert pipeline.answer(question, unsure, emb, [], 5)[1] == UNANSWERABLE_MESSAGE
 
 
 def test_a_named_condition_is_answered_unless_unanswerable_is_sure():
