@@ -73,13 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     base = head_examples(p)
     dev, x_dev, x_sum = development(p)
     y = np.array([p.labels.index(c) for c in dev[HAND]])
-    row_of = {t: i for i, t in enumerate(dev["text"])}
+    # A message written twice counts once, in the fold of its first copy.
+    row_of = {t: i for i, t in reversed(list(enumerate(dev["text"])))}
     asked = pd.concat([consumer_heldout(s, labels="hand")[0] for s in ("train", "val")])
     relevant = relevant_ids(retriever.kb, retriever.link_list)
     asked = asked.assign(
         relevant=[relevant(f, c) for f, c in zip(asked["foci"], asked["categories"], strict=True)]
     )
-    asked = asked[asked["relevant"].map(bool) & asked["text"].isin(row_of)].reset_index(drop=True)
+    asked = asked[asked["relevant"].map(bool) & asked["text"].isin(row_of)]
+    asked = asked.drop_duplicates("text").reset_index(drop=True)
     _, emb = pipe.predict(asked["text"].tolist())
     matches = [pipe.recognize(t) for t in asked["text"]]
     print(f"{len(dev)} development messages, {len(asked)} with an answer in MedQuAD")
@@ -87,11 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     scores: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
     for a in range(args.assignments):
         fold = assign_folds(len(dev), p.seed + a)
-        fold_of = dict(zip(dev["text"], fold, strict=True))
+        fold_of = {t: fold[i] for t, i in row_of.items()}
         for f in range(FOLDS):
             held = fold == f
-            probs = fold_head(p, base, x_dev, x_sum, y, ~held, seed=p.seed + f)(x_dev[held])
-            prob_of = dict(zip(dev["text"][held], probs, strict=True))
+            probs = np.zeros((len(dev), len(p.labels)))
+            probs[held] = fold_head(p, base, x_dev, x_sum, y, ~held, seed=p.seed + f)(x_dev[held])
             trained = np.array([fold_of.get(t, -1) != f for t in c_text])
             queries = concat(
                 medquad, subset(c_queries, trained), weights=[1, CONSUMER_REPEAT_RERANK]
@@ -100,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             for name, scorer in (("re-ranker", reranker), ("none", None)):
                 retriever.reranker = scorer
                 for i, text in enumerate(asked["text"]):
-                    if text not in prob_of:
+                    if fold_of[text] != f:
                         continue
-                    found, _ = pipe.answer(text, prob_of[text], emb[i], matches[i], 10)
+                    found, _ = pipe.answer(text, probs[row_of[text]], emb[i], matches[i], 10)
                     ids = [x["id"] for x in found.answers]
                     rel = asked["relevant"][i]
                     first = float(bool(ids) and ids[0] in rel)
