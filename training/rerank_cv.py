@@ -27,26 +27,14 @@ from training import data
 from training.answer_eval import _rr, average_precision, consumer_heldout, relevant_ids
 from training.reranker import (
     Kb,
-    Queries,
     concat,
     consumer_queries,
     medquad_queries,
+    subset,
     train_reranker,
 )
 from training.train import CONSUMER_REPEAT_RERANK, HAND, head_examples, prepare
 from training.type_cv import FOLDS, assign_folds, development, fold_head
-
-
-def subset(q: Queries, keep: np.ndarray) -> Queries:
-    """The queries where `keep` is true."""
-    idx = np.flatnonzero(keep)
-    return Queries(
-        q.emb[idx],
-        [q.foci[i] for i in idx],
-        [q.category[i] for i in idx],
-        [q.weight[i] for i in idx] if q.weight else [],
-        [q.row[i] for i in idx] if q.row else [],
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     matches = [pipe.recognize(t) for t in asked["text"]]
     print(f"{len(dev)} development messages, {len(asked)} with an answer in MedQuAD")
 
-    scores: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
+    scores: dict[tuple[int, str], list[tuple[float, float]]] = {}
     for a in range(args.assignments):
         fold = assign_folds(len(dev), p.seed + a)
         fold_of = {t: fold[i] for t, i in row_of.items()}
@@ -107,15 +95,18 @@ def main(argv: list[str] | None = None) -> int:
                     found, _ = pipe.answer(text, probs[row_of[text]], emb[i], matches[i], 10)
                     ids = [x["id"] for x in found.answers]
                     rel = asked["relevant"][i]
-                    first = float(bool(ids) and ids[0] in rel)
                     scores.setdefault((a, name), []).append(
-                        (_rr(ids, rel), average_precision(ids, rel), first)
+                        (_rr(ids, rel), average_precision(ids, rel))
                     )
             print(f"assignment {a} fold {f} done", flush=True)
     print(f"{'assignment':10s} {'ranked by':10s}    n  MRR@10  MAP@10  first relevant")
     for (a, name), rows in sorted(scores.items()):
-        m = np.mean(rows, axis=0)
-        print(f"{a:<10d} {name:10s} {len(rows):4d}  {m[0]:.3f}   {m[1]:.3f}   {m[2]:.3f}")
+        rr, ap = np.array(rows).T
+        # First relevant as `training.answer_eval.quality` counts it: a reciprocal rank of 1.
+        first = np.mean(rr == 1.0)
+        print(
+            f"{a:<10d} {name:10s} {len(rows):4d}  {rr.mean():.3f}   {ap.mean():.3f}   {first:.3f}"
+        )
     return 0
 
 

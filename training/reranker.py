@@ -334,6 +334,18 @@ def concat(*qs: Queries, weights: list[float]) -> Queries:
     )
 
 
+def subset(q: Queries, keep: np.ndarray) -> Queries:
+    """The queries where `keep` is true."""
+    idx = np.flatnonzero(keep)
+    return Queries(
+        q.emb[idx],
+        [q.foci[i] for i in idx],
+        [q.category[i] for i in idx],
+        [q.weight[i] for i in idx] if q.weight else [],
+        [q.row[i] for i in idx] if q.row else [],
+    )
+
+
 # --- evaluation --------------------------------------------------------------------------------
 
 

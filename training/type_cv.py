@@ -46,12 +46,16 @@ PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SOURCES = {"templates": "category", "hand labels": HAND}
 
 
-def development(p: Prepared) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def development(
+    p: Prepared, summaries: bool = True
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
     """The development messages (consumer train and val splits with a hand label) and the
-    layer means of their text and of their expert summaries."""
+    layer means of their text and (if `summaries`) of their expert summaries."""
     df = load_consumer(p.seed)
     dev = df[(df["split"] != "test") & df[HAND].isin(p.labels)].reset_index(drop=True)
     x_dev = p.encode_layers(dev["text"].tolist(), "cv-consumer-dev")
+    if not summaries:
+        return dev, x_dev, None
     return dev, x_dev, p.encode_layers(dev["summary"].tolist(), "cv-consumer-summaries")
 
 
@@ -123,9 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     p = prepare(None, None, data.SEED, progress=True)
     index = {label: i for i, label in enumerate(p.labels)}
-    x_base, y_base, xv, yv = head_examples(p)
-    dev, x_dev, x_sum = development(p)
-    x_sum = x_sum if args.summaries else None
+    base = head_examples(p)
+    dev, x_dev, x_sum = development(p, summaries=args.summaries > 0)
     # -1: no label from that source (not trained on, not scored against).
     y_src = {
         name: np.array([index.get(c, -1) for c in dev[column]]) for name, column in SOURCES.items()
@@ -146,10 +149,18 @@ def main(argv: list[str] | None = None) -> int:
                 y_all = y_src[name]
                 tr = (fold != f) & (y_all >= 0)
                 probs = fold_head(
-                    p, (x_base, y_base, xv, yv), x_dev, x_sum, y_all, tr, seed=p.seed + f,
-                    epochs=args.epochs, repeat=args.repeat, summaries=args.summaries,
+                    p,
+                    base,
+                    x_dev,
+                    x_sum,
+                    y_all,
+                    tr,
+                    seed=p.seed + f,
+                    epochs=args.epochs,
+                    repeat=args.repeat,
+                    summaries=args.summaries,
                     vote=args.vote,
-                )  # fmt: skip
+                )
                 for w in PRIOR_WEIGHTS:
                     pred = probs(x_dev[te], w).argmax(axis=1)
                     for target, y_true in y_src.items():
