@@ -19,7 +19,7 @@ from training.evaluate_common import focus_match
 K = 10
 
 
-def _rr(ids: list[str], relevant: str | set[str]) -> float:
+def reciprocal_rank(ids: list[str], relevant: str | set[str]) -> float:
     """Reciprocal rank of the first relevant id in the top K (one target id, or a set)."""
     targets = {relevant} if isinstance(relevant, str) else relevant
     for rank, i in enumerate(ids[:K], 1):
@@ -129,12 +129,12 @@ def quality(pipe, questions: pd.DataFrame, summaries: list[str] | None = None) -
             if relevant:  # MedQuAD answers it: rank metrics as TREC computes them
                 ids = [a["id"] for a in ranked]
                 s["ap"].append(average_precision(ids, relevant))
-                s["rr"].append(_rr(ids, relevant))
+                s["rr"].append(reciprocal_rank(ids, relevant))
             s["ft1"].append(bool(ft[:1]) and ft[0])
             s["ft3"].append(any(ft[:3]))
             s["f1"].append(bool(ranked) and focus_match(ranked[0]["focus"], foci))
             if refs[i] is not None:
-                s["agree"].append(_rr([a["id"] for a in ranked], refs[i]))
+                s["agree"].append(reciprocal_rank([a["id"] for a in ranked], refs[i]))
 
     def mean(xs: list) -> float | None:
         return round(float(np.mean(xs)), 4) if xs else None

@@ -24,7 +24,12 @@ import pandas as pd
 
 from medtriage.pipeline import TriagePipeline
 from training import data
-from training.answer_eval import _rr, average_precision, consumer_heldout, relevant_ids
+from training.answer_eval import (
+    average_precision,
+    consumer_heldout,
+    reciprocal_rank,
+    relevant_ids,
+)
 from training.reranker import (
     Kb,
     concat,
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     ids = [x["id"] for x in found.answers]
                     rel = asked["relevant"][i]
                     scores.setdefault((a, name), []).append(
-                        (_rr(ids, rel), average_precision(ids, rel))
+                        (reciprocal_rank(ids, rel), average_precision(ids, rel))
                     )
             print(f"assignment {a} fold {f} done", flush=True)
     print(f"{'assignment':10s} {'ranked by':10s}    n  MRR@10  MAP@10  first relevant")
